@@ -1,0 +1,1 @@
+"""HTTP adapters: parse requests, call one service method, render the result."""

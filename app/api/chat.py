@@ -1,0 +1,82 @@
+"""Chat endpoints: SSE for fetch and EventSource, plain text, and whole JSON answers."""
+
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
+
+from app.api.schemas import ChatAnswer, ChatRequest
+from app.api.streaming import SSE_HEADERS, STREAM_RESPONSES, to_plain_text, to_server_sent_events
+from app.container import Container
+from app.services.chat import ChatService
+from app.services.chat_events import ChatEvent
+from app.settings import Settings
+
+router = APIRouter(prefix="/api/chat", tags=["chat"])
+
+ChatServiceDep = Annotated[ChatService, Depends(Provide[Container.chat_service])]
+SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
+
+
+def _event_stream(events: AsyncIterator[ChatEvent], settings: Settings) -> EventSourceResponse:
+    return EventSourceResponse(
+        to_server_sent_events(events), ping=settings.chat.heartbeat_s, headers=SSE_HEADERS
+    )
+
+
+def _wants_plain_text(accept: str) -> bool:
+    return "text/plain" in accept and "text/event-stream" not in accept
+
+
+@router.post(
+    "/stream", responses=STREAM_RESPONSES, response_class=EventSourceResponse, response_model=None
+)
+@inject
+async def stream_chat(
+    request: ChatRequest,
+    service: ChatServiceDep,
+    settings: SettingsDep,
+    accept: Annotated[str, Header()] = "text/event-stream",
+) -> EventSourceResponse | StreamingResponse:
+    """Stream an answer as Server-Sent Events (or as plain text with `Accept: text/plain`)."""
+    turn = await service.prepare(request.query, request.session_id)
+    if _wants_plain_text(accept):
+        return StreamingResponse(
+            to_plain_text(service.stream(turn)),
+            media_type="text/plain; charset=utf-8",
+            headers=SSE_HEADERS,
+        )
+    return _event_stream(service.stream(turn), settings)
+
+
+@router.get(
+    "/stream", responses=STREAM_RESPONSES, response_class=EventSourceResponse, response_model=None
+)
+@inject
+async def stream_chat_for_event_source(
+    service: ChatServiceDep,
+    settings: SettingsDep,
+    query: Annotated[str, Query(description="The question.")],
+    session_id: Annotated[uuid.UUID | None, Query(description="Continue this conversation.")] = None,
+) -> EventSourceResponse:
+    """Stream an answer as Server-Sent Events, for the browser's `EventSource`."""
+    turn = await service.prepare(query, session_id)
+    return _event_stream(service.stream(turn), settings)
+
+
+@router.post("", response_model=ChatAnswer)
+@inject
+async def chat(request: ChatRequest, service: ChatServiceDep) -> ChatAnswer:
+    """Answer a question in one JSON response."""
+    answer = await service.answer(await service.prepare(request.query, request.session_id))
+    return ChatAnswer(
+        answer=answer.answer,
+        sources=answer.sources,
+        session_id=answer.session_id,
+        message_id=answer.message_id,
+    )

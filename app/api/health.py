@@ -1,0 +1,37 @@
+"""Liveness and Prometheus metrics."""
+
+
+from typing import Annotated
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import APIRouter, Depends, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from app.api.schemas import Health
+from app.container import Container
+from app.metrics import Metrics
+from app.retrieval.knowledge_base import KnowledgeBase
+from app.settings import Settings
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+@inject
+async def healthz(
+    knowledge_base: Annotated[KnowledgeBase, Depends(Provide[Container.knowledge_base])],
+    settings: Annotated[Settings, Depends(Provide[Container.settings])],
+) -> Health:
+    """Whether the server is up, with how many documents it can search."""
+    return Health(
+        status="ok",
+        documents=knowledge_base.document_count,
+        llm_provider=settings.llm.provider,
+    )
+
+
+@router.get("/metrics", response_class=Response)
+@inject
+async def metrics(metrics: Annotated[Metrics, Depends(Provide[Container.metrics])]) -> Response:
+    """Prometheus metrics."""
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,78 @@
+"""Render every error once, as RFC 9457 `application/problem+json`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import CitestreamError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int, title: str, detail: str, code: str, errors: list[dict[str, Any]] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://citestream.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, CitestreamError)
+    return problem(error.status, error.title, error.message, error.code, error.errors)
+
+
+async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [_describe(item) for item in error.errors()]
+    if any(item["type"] == "json_invalid" for item in error.errors()):
+        detail = "The request body is not valid JSON."
+    else:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, "Invalid request", detail, "invalid_request", errors)
+
+
+def _describe(item: Any) -> dict[str, Any]:
+    location = [str(part) for part in item["loc"] if part not in ("body", "query", "path")]
+    return {
+        "field": ".".join(location) or "body",
+        "message": item["msg"],
+        "type": item["type"],
+    }
+
+
+async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    title = {404: "Not found", 405: "Method not allowed", 406: "Not acceptable"}.get(
+        error.status_code, "HTTP error"
+    )
+    code = title.lower().replace(" ", "_")
+    return problem(error.status_code, title, str(error.detail), code)
+
+
+async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
+    logger.exception("Unhandled error", exc_info=error)
+    return problem(500, "Internal error", "Something went wrong on our side.", "internal_error")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error response problem+json, without internals."""
+    app.add_exception_handler(CitestreamError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,61 @@
+"""Domain errors. They carry a stable code and a human sentence; the API renders them once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CitestreamError(Exception):
+    """Base of every error a user may see. `code` is stable; `message` is for people."""
+
+    message: str
+    code: str = "internal_error"
+    status: int = 500
+    title: str = "Internal error"
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(CitestreamError):
+    """The request is well-formed but a value is not acceptable."""
+
+    def __init__(self, message: str, *, field_name: str | None = None) -> None:
+        errors = [{"field": field_name, "message": message}] if field_name else []
+        super().__init__(message, "invalid_input", 422, "Invalid input", errors)
+
+
+class NotFound(CitestreamError):
+    """The named resource does not exist."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "not_found", 404, "Not found")
+
+
+class LLMFailure(CitestreamError):
+    """The language model failed or could not be reached."""
+
+    def __init__(self, message: str = "The language model failed while answering.") -> None:
+        super().__init__(message, "llm_error", 502, "Language model failure")
+
+
+class AnswerTimeout(CitestreamError):
+    """The answer took longer than the configured limit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The answer took longer than {seconds:g} seconds and was stopped.",
+            "timeout",
+            504,
+            "Answer timed out",
+        )
+
+
+class RetrievalFailure(CitestreamError):
+    """The knowledge base could not be searched."""
+
+    def __init__(self, message: str = "The knowledge base could not be searched.") -> None:
+        super().__init__(message, "retrieval_error", 503, "Retrieval failure")

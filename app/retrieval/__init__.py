@@ -1,0 +1,1 @@
+"""Finding the passages an answer is built from."""

@@ -1,0 +1,1 @@
+"""Application services: the logic behind the API."""

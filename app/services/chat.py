@@ -1,0 +1,211 @@
+"""The chat service: validates a question, runs the workflow, and streams typed domain events."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+import anyio
+from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.base.llms.types import MessageRole as LlamaRole
+from llama_index.core.workflow.errors import WorkflowTimeoutError
+from llama_index.core.workflow.handler import WorkflowHandler
+
+from app.errors import AnswerTimeout, CitestreamError, InvalidInput, NotFound
+from app.memory.models import MessageRole, MessageStatus
+from app.memory.store import ConversationStore, HistoryMessage, TurnOutcome
+from app.metrics import Metrics
+from app.services.chat_events import (
+    AnswerDelta,
+    AnswerFailed,
+    AnswerSources,
+    AnswerStarted,
+    ChatEvent,
+    Source,
+    sources_from_nodes,
+)
+from app.settings import ChatSettings
+from app.workflows.citation_chat import CitationChatWorkflow
+from app.workflows.events import AnswerTokenProduced, ChatAnswered, ChatRequested
+
+logger = logging.getLogger(__name__)
+
+# Bound on the shielded clean-up after a disconnect: stopping the run and saving the turn.
+_CLEANUP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    """A validated question, ready to be answered. Nothing is stored yet."""
+
+    query: str
+    session_id: uuid.UUID
+    history: list[HistoryMessage]
+    message_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    received_at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A whole answer, for clients that do not stream."""
+
+    session_id: uuid.UUID
+    message_id: uuid.UUID
+    answer: str
+    sources: list[Source]
+
+
+@dataclass
+class _Progress:
+    """What one run has produced so far, for the stored turn."""
+
+    parts: list[str] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    status: MessageStatus = MessageStatus.INTERRUPTED
+    error_code: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class ChatService:
+    """Answers questions over the knowledge base, remembering each conversation."""
+
+    def __init__(
+        self,
+        *,
+        store: ConversationStore,
+        workflow: CitationChatWorkflow,
+        metrics: Metrics,
+        settings: ChatSettings,
+    ) -> None:
+        self._store = store
+        self._workflow = workflow
+        self._metrics = metrics
+        self._settings = settings
+
+    async def prepare(self, query: str, session_id: uuid.UUID | None) -> PreparedTurn:
+        """Check the question and load the conversation; raises before any stream opens."""
+        text = query.strip()
+        if not text:
+            raise InvalidInput("The query is empty.", field_name="query")
+        if len(text) > self._settings.max_query_chars:
+            raise InvalidInput(
+                f"The query has {len(text)} characters; at most "
+                f"{self._settings.max_query_chars} are allowed.",
+                field_name="query",
+            )
+        if session_id is None:
+            return PreparedTurn(query=text, session_id=uuid.uuid4(), history=[])
+        if not await self._store.session_exists(session_id):
+            raise NotFound(f"There is no session {session_id}.")
+        history = await self._store.history(session_id, self._settings.history_messages)
+        return PreparedTurn(query=text, session_id=session_id, history=history)
+
+    async def stream(self, turn: PreparedTurn) -> AsyncIterator[ChatEvent]:
+        """Answer the turn as events: started, deltas, then sources or a failure.
+
+        If the consumer goes away, the run is cancelled (the model stops) and the partial
+        answer is saved as interrupted; that clean-up is shielded from the cancellation.
+        """
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._store.begin_turn(turn.session_id, turn.message_id, turn.query)
+        except Exception:
+            logger.exception("Could not store the turn")
+            yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
+            yield AnswerFailed(code="storage_error", message="The conversation could not be saved.")
+            return
+        self._metrics.active_streams.inc()
+        handler = self._workflow.run(
+            start_event=ChatRequested(question=turn.query, history=_as_chat(turn.history))
+        )
+        progress = _Progress()
+        failure: CitestreamError | None = None
+        try:
+            yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
+            async for event in handler.stream_events():
+                if isinstance(event, AnswerTokenProduced):
+                    if not progress.parts:
+                        self._metrics.time_to_first_token.observe(
+                            time.perf_counter() - turn.received_at
+                        )
+                    progress.parts.append(event.delta)
+                    yield AnswerDelta(text=event.delta)
+            result = await handler
+            if not isinstance(result, ChatAnswered):
+                raise CitestreamError("The answer ended without a result.")
+            progress.sources = sources_from_nodes(result.sources, progress.text)
+            progress.status = MessageStatus.COMPLETE
+        except CitestreamError as error:
+            failure = error
+        except WorkflowTimeoutError:
+            failure = AnswerTimeout(self._settings.answer_timeout_s)
+        except Exception:
+            logger.exception("Answer failed")
+            failure = CitestreamError("Something went wrong while answering.")
+        finally:
+            if failure is not None:
+                progress.status = MessageStatus.ERROR
+                progress.error_code = failure.code
+            await self._finish(handler, turn, progress)
+        if failure is None:
+            yield AnswerSources(sources=progress.sources)
+        else:
+            yield AnswerFailed(code=failure.code, message=failure.message)
+
+    async def answer(self, turn: PreparedTurn) -> Answer:
+        """The whole answer at once; a failure is raised as the domain error."""
+        started: AnswerStarted | None = None
+        parts: list[str] = []
+        async with aclosing(self.stream(turn)) as events:
+            async for event in events:
+                match event:
+                    case AnswerStarted():
+                        started = event
+                    case AnswerDelta(text=text):
+                        parts.append(text)
+                    case AnswerFailed(code=code, message=message):
+                        raise CitestreamError(message, code=code, status=502, title="Answer failed")
+                    case AnswerSources(sources=sources) if started is not None:
+                        return Answer(started.session_id, started.message_id, "".join(parts), sources)
+        raise CitestreamError("The answer ended without its sources.")
+
+    async def _finish(
+        self, handler: WorkflowHandler, turn: PreparedTurn, progress: _Progress
+    ) -> None:
+        # Runs on success, failure and disconnect alike. Shielded: under a cancelled scope every
+        # await would be cancelled again, and an unshielded cancel_run() leaves the model running.
+        outcome = {
+            MessageStatus.COMPLETE: "completed",
+            MessageStatus.INTERRUPTED: "cancelled",
+            MessageStatus.ERROR: "error",
+        }[progress.status]
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP_TIMEOUT_S):
+            try:
+                if not handler.is_done():
+                    await handler.cancel_run()
+                await self._store.finish_turn(
+                    turn.message_id,
+                    TurnOutcome(
+                        content=progress.text,
+                        status=progress.status,
+                        sources=[source.model_dump() for source in progress.sources],
+                        error_code=progress.error_code,
+                        token_count=len(progress.parts),
+                        latency_ms=round((time.perf_counter() - turn.received_at) * 1000),
+                    ),
+                )
+            finally:
+                self._metrics.active_streams.dec()
+                self._metrics.streams.labels(outcome=outcome).inc()
+
+
+def _as_chat(history: list[HistoryMessage]) -> list[ChatMessage]:
+    roles = {MessageRole.USER: LlamaRole.USER, MessageRole.ASSISTANT: LlamaRole.ASSISTANT}
+    return [ChatMessage(role=roles[m.role], content=m.content) for m in history]

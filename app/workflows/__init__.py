@@ -1,0 +1,1 @@
+"""LlamaIndex workflows and their typed events."""

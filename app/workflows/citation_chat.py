@@ -1,0 +1,140 @@
+"""The chat workflow: what CondenseQuestionChatEngine over a streaming CitationQueryEngine does,
+as typed steps whose tokens go to the workflow's event stream.
+
+The chat engine itself is not used because its `astream_chat` runs the model in a background
+task that outlives a disconnect; here every LLM call is awaited inside a step, so
+`handler.cancel_run()` stops the model.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from llama_index.core.base.llms.generic_utils import messages_to_history_str
+from llama_index.core.base.response.schema import AsyncStreamingResponse
+from llama_index.core.chat_engine.condense_question import DEFAULT_PROMPT as CONDENSE_PROMPT
+from llama_index.core.llms import LLM
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.query_engine import CitationQueryEngine
+from llama_index.core.query_engine.citation_query_engine import (
+    CITATION_QA_TEMPLATE,
+    CITATION_REFINE_TEMPLATE,
+)
+from llama_index.core.response_synthesizers import ResponseMode, get_response_synthesizer
+from llama_index.core.schema import QueryBundle
+from llama_index.core.workflow import Context, Workflow, step
+
+from app.errors import CitestreamError, LLMFailure, RetrievalFailure
+from app.workflows.events import (
+    AnswerTokenProduced,
+    ChatAnswered,
+    ChatRequested,
+    CitationsPrepared,
+    PassagesRetrieved,
+    PhaseStarted,
+    QuestionCondensed,
+)
+
+logger = logging.getLogger(__name__)
+
+NOTHING_FOUND_ANSWER = "I could not find anything about that in the knowledge base."
+
+
+class CitationChatWorkflow(Workflow):
+    """Condense the follow-up with the history, retrieve passages, answer citing them as `[n]`."""
+
+    def __init__(
+        self, *, llm: LLM, citation_engine: CitationQueryEngine, timeout: float | None
+    ) -> None:
+        super().__init__(timeout=timeout)
+        self._llm = llm
+        self._citation_engine = citation_engine
+
+    @step
+    async def condense(self, ctx: Context, ev: ChatRequested) -> QuestionCondensed:
+        """Rewrite the follow-up as a standalone question, with CondenseQuestionChatEngine's prompt."""
+        if not ev.history:
+            # As the chat engine does: a first question stands on its own.
+            return QuestionCondensed(standalone_question=ev.question)
+        ctx.write_event_to_stream(PhaseStarted(phase="condensing"))
+        try:
+            tokens = await self._llm.astream(
+                CONDENSE_PROMPT,
+                question=ev.question,
+                chat_history=messages_to_history_str(ev.history),
+            )
+            condensed = "".join([token async for token in tokens]).strip()
+        except CitestreamError:
+            raise
+        except Exception as error:
+            raise LLMFailure("The language model failed while reading the conversation.") from error
+        return QuestionCondensed(standalone_question=condensed or ev.question)
+
+    @step
+    async def retrieve(self, ctx: Context, ev: QuestionCondensed) -> PassagesRetrieved:
+        """Find the passages for the standalone question."""
+        ctx.write_event_to_stream(PhaseStarted(phase="retrieving"))
+        try:
+            passages = await self._citation_engine.aretrieve(
+                QueryBundle(query_str=ev.standalone_question)
+            )
+        except Exception as error:
+            raise RetrievalFailure() from error
+        return PassagesRetrieved(standalone_question=ev.standalone_question, passages=passages)
+
+    @step
+    async def answer(self, ctx: Context, ev: PassagesRetrieved) -> ChatAnswered:
+        """Stream an answer that cites the passages as `Source n` / `[n]`."""
+        ctx.write_event_to_stream(PhaseStarted(phase="generating"))
+        if not ev.passages:
+            # Said plainly rather than letting the model answer from nothing.
+            ctx.write_event_to_stream(AnswerTokenProduced(delta=NOTHING_FOUND_ANSWER))
+            return ChatAnswered(
+                answer=NOTHING_FOUND_ANSWER,
+                sources=[],
+                standalone_question=ev.standalone_question,
+            )
+        try:
+            response = await self._citation_engine.asynthesize(
+                QueryBundle(query_str=ev.standalone_question), ev.passages
+            )
+            if not isinstance(response, AsyncStreamingResponse):
+                raise LLMFailure("The answer could not be streamed.")
+            ctx.write_event_to_stream(CitationsPrepared(sources=response.source_nodes))
+            parts: list[str] = []
+            async for delta in response.async_response_gen():
+                parts.append(delta)
+                ctx.write_event_to_stream(AnswerTokenProduced(delta=delta))
+        except CitestreamError:
+            raise
+        except Exception as error:
+            logger.exception("The language model failed mid-answer")
+            raise LLMFailure() from error
+        return ChatAnswered(
+            answer="".join(parts),
+            sources=response.source_nodes,
+            standalone_question=ev.standalone_question,
+        )
+
+
+def build_citation_engine(
+    *, llm: LLM, retriever: BaseRetriever, citation_chunk_size: int
+) -> CitationQueryEngine:
+    """CitationQueryEngine as `from_args(..., streaming=True)` builds it, without an index.
+
+    Its plain constructor would hard-code streaming off; this passes a streaming synthesizer
+    with the engine's own citation prompts.
+    """
+    synthesizer = get_response_synthesizer(
+        llm=llm,
+        text_qa_template=CITATION_QA_TEMPLATE,
+        refine_template=CITATION_REFINE_TEMPLATE,
+        response_mode=ResponseMode.COMPACT,
+        streaming=True,
+    )
+    return CitationQueryEngine(
+        retriever=retriever,
+        llm=llm,
+        response_synthesizer=synthesizer,
+        citation_chunk_size=citation_chunk_size,
+    )

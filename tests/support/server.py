@@ -1,0 +1,65 @@
+"""A real uvicorn server on a free loopback port, in the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.container import Container
+from app.main import create_app
+from app.settings import Settings
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+    container: Container
+
+    async def metric(self, name: str, **labels: str) -> float:
+        """The current value of one sample on `/metrics`."""
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            text = (await client.get("/metrics")).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    return float(sample.value)
+        raise AssertionError(f"metric {name} {labels} not found")
+
+    async def wait_for_metric(
+        self, name: str, expected: float, timeout_s: float = 10.0, **labels: str
+    ) -> None:
+        """Wait until a sample reaches `expected` (the server settles after a disconnect)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while (value := await self.metric(name, **labels)) != expected:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{name}{labels} stayed at {value}, expected {expected}")
+            await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: Settings, container: Container | None = None) -> AsyncIterator[LiveServer]:
+    """Run `create_app(settings)` under uvicorn until the block ends."""
+    container = container or Container(settings=settings)
+    app = create_app(settings, container)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # start-up failed: raise its error
+                raise AssertionError("uvicorn stopped before starting")
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield LiveServer(url=f"http://127.0.0.1:{port}", app=app, container=container)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)
