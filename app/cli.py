@@ -60,7 +60,9 @@ def db_upgrade() -> None:
     """Apply every pending migration."""
     from app.memory.migrations import upgrade_to_head
 
-    upgrade_to_head(Settings().database.url)
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(settings.database.url)
     typer.echo("database schema is up to date")
 
 

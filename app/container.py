@@ -36,6 +36,7 @@ class Container(containers.DeclarativeContainer):
         llm=llm,
         retriever=retriever,
         citation_chunk_size=settings.provided.retrieval.citation_chunk_size,
+        prompt_style=settings.provided.citation_prompt,
     )
     # One workflow serves every answer: each run() gets its own context.
     chat_workflow = providers.Singleton(

@@ -59,3 +59,10 @@ class RetrievalFailure(CitestreamError):
 
     def __init__(self, message: str = "The knowledge base could not be searched.") -> None:
         super().__init__(message, "retrieval_error", 503, "Retrieval failure")
+
+
+class StorageFailure(CitestreamError):
+    """The conversation store could not be reached."""
+
+    def __init__(self, message: str = "The conversation could not be saved.") -> None:
+        super().__init__(message, "storage_error", 503, "Storage failure")

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import chat, health
 from app.api.problems import install_problem_handlers
@@ -42,6 +43,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     app.state.container = container
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Accept", "Last-Event-ID"],
+            expose_headers=["X-Session-Id", "X-Message-Id"],
+        )
     install_problem_handlers(app)
     app.include_router(chat.router)
     app.include_router(health.router)
@@ -50,6 +59,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
 
 async def _start(container: Container, settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.database.auto_migrate:
         # Alembic runs its own event loop: keep it in a worker thread.
         await asyncio.to_thread(upgrade_to_head, settings.database.url)

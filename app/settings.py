@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +18,10 @@ class LLMSettings(BaseModel):
     context_window: int = Field(default=8192, ge=512)
     max_new_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.1, ge=0.0, le=2.0)
+    # Discourages the small local model from looping on one sentence.
+    repeat_penalty: float = Field(default=1.1, ge=1.0, le=2.0)
+    # `auto`: the compact prompt for llamacpp's small model, LlamaIndex's own for the others.
+    citation_prompt: Literal["auto", "llamaindex", "compact"] = "auto"
     threads: int | None = Field(default=None, ge=1)
     # openai: any OpenAI-compatible server.
     base_url: str = "http://127.0.0.1:8080/v1"
@@ -32,7 +36,8 @@ class LLMSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     """Where conversations are stored."""
 
-    url: str = "sqlite+aiosqlite:///./citestream.db"
+    # Empty: a SQLite file in the data directory.
+    url: str = ""
     # The embedded default upgrades its own schema at start-up.
     auto_migrate: bool = True
     echo: bool = False
@@ -59,11 +64,13 @@ class ChatSettings(BaseModel):
 
 
 class ServerSettings(BaseModel):
-    """Where `citestream serve` listens."""
+    """Where `citestream serve` listens, and who may call it from a browser."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # Origins allowed to call the API from a browser (CORS), e.g. ["http://localhost:3000"].
+    cors_origins: list[str] = []
 
 
 class Settings(BaseSettings):
@@ -82,6 +89,19 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     chat: ChatSettings = ChatSettings()
     server: ServerSettings = ServerSettings()
+
+    @model_validator(mode="after")
+    def _default_database_in_data_dir(self) -> Settings:
+        if not self.database.url:
+            self.database.url = f"sqlite+aiosqlite:///{self.data_dir / 'citestream.db'}"
+        return self
+
+    @property
+    def citation_prompt(self) -> str:
+        """The prompt style the answer step uses."""
+        if self.llm.citation_prompt != "auto":
+            return self.llm.citation_prompt
+        return "compact" if self.llm.provider == "llamacpp" else "llamaindex"
 
     @property
     def index_dir(self) -> Path:

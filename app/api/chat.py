@@ -2,7 +2,6 @@
 
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject
@@ -11,10 +10,14 @@ from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
 
 from app.api.schemas import ChatAnswer, ChatRequest
-from app.api.streaming import SSE_HEADERS, STREAM_RESPONSES, to_plain_text, to_server_sent_events
+from app.api.streaming import (
+    STREAM_RESPONSES,
+    to_plain_text,
+    to_server_sent_events,
+    turn_headers,
+)
 from app.container import Container
-from app.services.chat import ChatService
-from app.services.chat_events import ChatEvent
+from app.services.chat import ChatService, PreparedTurn
 from app.settings import Settings
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
@@ -23,9 +26,13 @@ ChatServiceDep = Annotated[ChatService, Depends(Provide[Container.chat_service])
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
 
 
-def _event_stream(events: AsyncIterator[ChatEvent], settings: Settings) -> EventSourceResponse:
+def _event_stream(
+    service: ChatService, turn: PreparedTurn, settings: Settings
+) -> EventSourceResponse:
     return EventSourceResponse(
-        to_server_sent_events(events), ping=settings.chat.heartbeat_s, headers=SSE_HEADERS
+        to_server_sent_events(service.stream(turn)),
+        ping=settings.chat.heartbeat_s,
+        headers=turn_headers(turn.session_id, turn.message_id),
     )
 
 
@@ -49,9 +56,9 @@ async def stream_chat(
         return StreamingResponse(
             to_plain_text(service.stream(turn)),
             media_type="text/plain; charset=utf-8",
-            headers=SSE_HEADERS,
+            headers=turn_headers(turn.session_id, turn.message_id),
         )
-    return _event_stream(service.stream(turn), settings)
+    return _event_stream(service, turn, settings)
 
 
 @router.get(
@@ -66,7 +73,7 @@ async def stream_chat_for_event_source(
 ) -> EventSourceResponse:
     """Stream an answer as Server-Sent Events, for the browser's `EventSource`."""
     turn = await service.prepare(query, session_id)
-    return _event_stream(service.stream(turn), settings)
+    return _event_stream(service, turn, settings)
 
 
 @router.post("", response_model=ChatAnswer)

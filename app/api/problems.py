@@ -44,11 +44,15 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
         detail = "The request body is not valid JSON."
     else:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return problem(422, "Invalid request", detail, "invalid_request", errors)
+    return problem(422, "Invalid input", detail, "invalid_input", errors)
 
 
 def _describe(item: Any) -> dict[str, Any]:
-    location = [str(part) for part in item["loc"] if part not in ("body", "query", "path")]
+    # loc starts with where the value was (body, query, path, header); the rest names the field.
+    parts = list(item["loc"])
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    location = [str(part) for part in parts]
     return {
         "field": ".".join(location) or "body",
         "message": item["msg"],

@@ -22,6 +22,11 @@ from app.services.chat_events import (
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+def turn_headers(session_id: object, message_id: object) -> dict[str, str]:
+    """Stream headers, with the turn's ids for clients that never see a `meta` event."""
+    return {**SSE_HEADERS, "X-Session-Id": str(session_id), "X-Message-Id": str(message_id)}
+
+
 def _sse_payload(event: ChatEvent) -> tuple[str, Any]:
     match event:
         case AnswerStarted(session_id=session_id, message_id=message_id):
@@ -32,8 +37,8 @@ def _sse_payload(event: ChatEvent) -> tuple[str, Any]:
             return "message", {"delta": text}
         case AnswerSources(sources=sources):
             return "source", [source.model_dump(mode="json") for source in sources]
-        case AnswerFailed(code=code, message=message):
-            return "error", {"code": code, "message": message}
+        case AnswerFailed(error=error):
+            return "error", {"code": error.code, "message": error.message}
 
 
 async def to_server_sent_events(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ServerSentEvent]:
@@ -56,8 +61,8 @@ async def to_plain_text(events: AsyncIterator[ChatEvent]) -> AsyncIterator[str]:
                     yield text
                 case AnswerSources(sources=sources):
                     yield _sources_footer(sources)
-                case AnswerFailed(code=code, message=message):
-                    yield f"\n\n[error {code}] {message}\n"
+                case AnswerFailed(error=error):
+                    yield f"\n\n[error {error.code}] {error.message}\n"
 
 
 def _sources_footer(sources: list[Source]) -> str:
@@ -82,7 +87,9 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
             "A `text/event-stream` of typed events, each with an increasing `id`: `meta` first "
             "(`MetaData`), then `message` events (`MessageData`) as the model writes, then "
             "either `source` (a JSON array of `Source`; always sent, `[]` when nothing was "
-            "retrieved) or `error` (`ErrorData`). Heartbeat comments every 15 s. With "
+            "retrieved) or `error` (`ErrorData`). Heartbeat comments every 15 s by default "
+            "(`CITESTREAM_CHAT__HEARTBEAT_S`). `X-Session-Id` and `X-Message-Id` headers carry "
+            "the ids of `meta`. With "
             "`Accept: text/plain` (POST only) the answer streams as plain text followed by its "
             "cited sources."
         ),

@@ -42,6 +42,7 @@ def build_llm(settings: LLMSettings, on_tokens: TokenCounter) -> LLM:
         num_output=settings.max_new_tokens,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
+        repeat_penalty=settings.repeat_penalty,
         threads=settings.threads,
         on_tokens=on_tokens,
     )

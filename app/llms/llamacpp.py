@@ -47,6 +47,7 @@ class LlamaCppLLM(AsyncStreamingLLM):
     model_path: str
     max_new_tokens: int = 256
     temperature: float = 0.1
+    repeat_penalty: float = 1.1
     threads: int | None = None
     _llama: Any = PrivateAttr(default=None)
     # A llama.cpp model is not thread-safe: one worker thread serialises every generation.
@@ -94,6 +95,7 @@ class LlamaCppLLM(AsyncStreamingLLM):
                     stream=True,
                     max_tokens=self.max_new_tokens,
                     temperature=self.temperature,
+                    repeat_penalty=self.repeat_penalty,
                 )
                 for chunk in stream:
                     delta = chunk["choices"][0]["delta"].get("content")

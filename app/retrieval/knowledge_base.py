@@ -52,6 +52,7 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._bm25: BM25Retriever | None = None
         self._loaded_version: float | None = None
+        self._document_count = 0
 
     # -- searching -------------------------------------------------------------------------
 
@@ -66,7 +67,8 @@ class KnowledgeBase:
 
     @property
     def document_count(self) -> int:
-        return len(self._read_manifest())
+        """Documents in the index as last loaded."""
+        return self._document_count
 
     def _version(self) -> float | None:
         marker = self._dir / _MANIFEST
@@ -87,6 +89,7 @@ class KnowledgeBase:
                 self._bm25 = bm25
             else:
                 self._bm25 = None
+            self._document_count = len(self._read_manifest())
             self._loaded_version = version
 
     def load(self) -> None:

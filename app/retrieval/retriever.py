@@ -9,6 +9,8 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from app.retrieval.knowledge_base import KnowledgeBase
 
+CHUNK_ID_KEY = "chunk_id"
+
 
 class KnowledgeBaseRetriever(BaseRetriever):
     """BM25 over the knowledge base; the CPU work never runs on the event loop."""
@@ -18,7 +20,12 @@ class KnowledgeBaseRetriever(BaseRetriever):
         self._knowledge_base = knowledge_base
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return self._knowledge_base.search(query_bundle.query_str)
+        hits = self._knowledge_base.search(query_bundle.query_str)
+        for hit in hits:
+            # CitationQueryEngine gives its numbered passages new ids; the chunk's own id rides
+            # along in metadata (which the answer prompt does not show) so citations keep it.
+            hit.node.metadata[CHUNK_ID_KEY] = hit.node.node_id
+        return hits
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return await asyncio.to_thread(self._retrieve, query_bundle)

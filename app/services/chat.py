@@ -15,7 +15,7 @@ from llama_index.core.base.llms.types import MessageRole as LlamaRole
 from llama_index.core.workflow.errors import WorkflowTimeoutError
 from llama_index.core.workflow.handler import WorkflowHandler
 
-from app.errors import AnswerTimeout, CitestreamError, InvalidInput, NotFound
+from app.errors import AnswerTimeout, CitestreamError, InvalidInput, NotFound, StorageFailure
 from app.memory.models import MessageRole, MessageStatus
 from app.memory.store import ConversationStore, HistoryMessage, TurnOutcome
 from app.metrics import Metrics
@@ -119,7 +119,7 @@ class ChatService:
         except Exception:
             logger.exception("Could not store the turn")
             yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
-            yield AnswerFailed(code="storage_error", message="The conversation could not be saved.")
+            yield AnswerFailed(StorageFailure())
             return
         self._metrics.active_streams.inc()
         handler = self._workflow.run(
@@ -157,7 +157,7 @@ class ChatService:
         if failure is None:
             yield AnswerSources(sources=progress.sources)
         else:
-            yield AnswerFailed(code=failure.code, message=failure.message)
+            yield AnswerFailed(failure)
 
     async def answer(self, turn: PreparedTurn) -> Answer:
         """The whole answer at once; a failure is raised as the domain error."""
@@ -170,8 +170,8 @@ class ChatService:
                         started = event
                     case AnswerDelta(text=text):
                         parts.append(text)
-                    case AnswerFailed(code=code, message=message):
-                        raise CitestreamError(message, code=code, status=502, title="Answer failed")
+                    case AnswerFailed(error=error):
+                        raise error
                     case AnswerSources(sources=sources) if started is not None:
                         return Answer(started.session_id, started.message_id, "".join(parts), sources)
         raise CitestreamError("The answer ended without its sources.")

@@ -10,6 +10,9 @@ from typing import Any
 from llama_index.core.schema import NodeWithScore
 from pydantic import BaseModel, Field
 
+from app.errors import CitestreamError
+from app.retrieval.retriever import CHUNK_ID_KEY
+
 SNIPPET_CHARS = 300
 _CITATION = re.compile(r"\[(\d+)\]")
 _SOURCE_LABEL = re.compile(r"^Source \d+:\s*")
@@ -53,8 +56,7 @@ class AnswerSources:
 class AnswerFailed:
     """Why the answer stopped; the last event of a failure."""
 
-    code: str
-    message: str
+    error: CitestreamError
 
 
 ChatEvent = AnswerStarted | AnswerDelta | AnswerSources | AnswerFailed
@@ -71,12 +73,13 @@ def sources_from_nodes(nodes: list[NodeWithScore], answer: str) -> list[Source]:
     sources = []
     for index, hit in enumerate(nodes, start=1):
         metadata = dict(hit.node.metadata)
+        chunk_id = str(metadata.pop(CHUNK_ID_KEY, hit.node.node_id))
         text = _SOURCE_LABEL.sub("", hit.node.get_content()).strip()
         snippet = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
         sources.append(
             Source(
                 index=index,
-                node_id=hit.node.node_id,
+                node_id=chunk_id,
                 document=str(metadata.get("file_name", "")),
                 text=snippet,
                 score=hit.score,

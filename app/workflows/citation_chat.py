@@ -16,15 +16,13 @@ from llama_index.core.chat_engine.condense_question import DEFAULT_PROMPT as CON
 from llama_index.core.llms import LLM
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.query_engine import CitationQueryEngine
-from llama_index.core.query_engine.citation_query_engine import (
-    CITATION_QA_TEMPLATE,
-    CITATION_REFINE_TEMPLATE,
-)
+from llama_index.core.query_engine.citation_query_engine import CITATION_REFINE_TEMPLATE
 from llama_index.core.response_synthesizers import ResponseMode, get_response_synthesizer
 from llama_index.core.schema import QueryBundle
 from llama_index.core.workflow import Context, Workflow, step
 
 from app.errors import CitestreamError, LLMFailure, RetrievalFailure
+from app.workflows.prompts import citation_qa_template
 from app.workflows.events import (
     AnswerTokenProduced,
     ChatAnswered,
@@ -68,7 +66,7 @@ class CitationChatWorkflow(Workflow):
             raise
         except Exception as error:
             raise LLMFailure("The language model failed while reading the conversation.") from error
-        return QuestionCondensed(standalone_question=condensed or ev.question)
+        return QuestionCondensed(standalone_question=_standalone(condensed, ev.question))
 
     @step
     async def retrieve(self, ctx: Context, ev: QuestionCondensed) -> PassagesRetrieved:
@@ -118,7 +116,7 @@ class CitationChatWorkflow(Workflow):
 
 
 def build_citation_engine(
-    *, llm: LLM, retriever: BaseRetriever, citation_chunk_size: int
+    *, llm: LLM, retriever: BaseRetriever, citation_chunk_size: int, prompt_style: str
 ) -> CitationQueryEngine:
     """CitationQueryEngine as `from_args(..., streaming=True)` builds it, without an index.
 
@@ -127,7 +125,7 @@ def build_citation_engine(
     """
     synthesizer = get_response_synthesizer(
         llm=llm,
-        text_qa_template=CITATION_QA_TEMPLATE,
+        text_qa_template=citation_qa_template(prompt_style),
         refine_template=CITATION_REFINE_TEMPLATE,
         response_mode=ResponseMode.COMPACT,
         streaming=True,
@@ -138,3 +136,12 @@ def build_citation_engine(
         response_synthesizer=synthesizer,
         citation_chunk_size=citation_chunk_size,
     )
+
+
+def _standalone(condensed: str, question: str) -> str:
+    # Small models add chatter after the rewritten question: keep its first line, and fall back
+    # to the user's own words when the rewrite is empty or runs on.
+    first_line = next((line.strip() for line in condensed.splitlines() if line.strip()), "")
+    if not first_line or len(first_line) > 4 * len(question) + 200:
+        return question
+    return first_line

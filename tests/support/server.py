@@ -22,11 +22,12 @@ class LiveServer:
     url: str
     app: FastAPI
     container: Container
+    # Its own client: building one per poll costs an SSL context on the shared event loop.
+    probe: httpx.AsyncClient
 
     async def metric(self, name: str, **labels: str) -> float:
         """The current value of one sample on `/metrics`."""
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            text = (await client.get("/metrics")).text
+        text = (await self.probe.get("/metrics")).text
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
@@ -59,7 +60,9 @@ async def serve(settings: Settings, container: Container | None = None) -> Async
                 raise AssertionError("uvicorn stopped before starting")
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
-        yield LiveServer(url=f"http://127.0.0.1:{port}", app=app, container=container)
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=url) as probe:
+            yield LiveServer(url=url, app=app, container=container, probe=probe)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=30)

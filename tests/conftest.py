@@ -1,0 +1,39 @@
+"""Shared fixtures: settings on a temporary data directory with a small ingested corpus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.retrieval.knowledge_base import KnowledgeBase
+from app.settings import ChatSettings, LLMSettings, Settings
+from tests.support.corpus import write_corpus
+
+MakeSettings = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> MakeSettings:
+    """Settings over a fresh SQLite file and an index of the test corpus; fake LLM by default."""
+    data_dir = tmp_path / "data"
+    ingested = False
+
+    def make(llm: dict[str, Any] | None = None, chat: dict[str, Any] | None = None) -> Settings:
+        nonlocal ingested
+        settings = Settings(
+            _env_file=None,
+            data_dir=data_dir,
+            llm=LLMSettings(**{"provider": "fake", "fake_delay_ms": 0, **(llm or {})}),
+            chat=ChatSettings(**(chat or {})),
+        )
+        if not ingested:
+            KnowledgeBase(settings.index_dir, settings.retrieval).ingest(
+                [write_corpus(tmp_path / "docs")]
+            )
+            ingested = True
+        return settings
+
+    return make

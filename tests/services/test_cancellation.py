@@ -1,0 +1,130 @@
+"""Closing the connection stops the run in every phase: the model stops, nothing keeps running.
+
+Each test reads a live uvicorn server, disconnects, and then checks what a user and an operator
+rely on: the token counter stops growing, `active_streams` returns to 0, the outcome counts as
+`cancelled`, and the turn is stored as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+from dependency_injector import providers
+from httpx_sse import aconnect_sse
+
+from app.container import Container
+from app.memory.models import MessageRole, MessageStatus
+from tests.conftest import MakeSettings
+from tests.support.retrievers import HeldRetriever
+from tests.support.server import LiveServer, serve
+from tests.support.sse import decode
+
+QUESTION = {"query": "How do I cancel a stream?"}
+
+
+async def assert_run_stopped(server: LiveServer, *, tokens_ceiling: float) -> float:
+    """After a disconnect: no stream active, counted as cancelled, and no token produced since."""
+    await server.wait_for_metric("citestream_active_streams", 0)
+    assert await server.metric("citestream_streams_total", outcome="cancelled") == 1
+    settled = await server.metric("citestream_llm_tokens_total")
+    await asyncio.sleep(0.5)  # 25 token-times at 20 ms: a model still running would show
+    assert await server.metric("citestream_llm_tokens_total") == settled
+    assert settled < tokens_ceiling
+    assert workflow_tasks() == []
+    return settled
+
+
+def workflow_tasks() -> list[str]:
+    """Tasks of a workflow run (its runtime and result waiter) still alive in this loop."""
+    names = [task.get_coro().__qualname__ for task in asyncio.all_tasks() if not task.done()]  # type: ignore[union-attr]
+    return [name for name in names if "workflow" in name.lower()]
+
+
+async def stored_answer(server: LiveServer, session_id: str) -> tuple[MessageStatus, str]:
+    messages = await server.container.conversation_store().messages(uuid.UUID(session_id))
+    answer = messages[-1]
+    assert answer.role == MessageRole.ASSISTANT
+    return answer.status, answer.content
+
+
+async def test_disconnect_while_generating_stops_the_model(make_settings: MakeSettings) -> None:
+    settings = make_settings(llm={"fake_tokens": 64, "fake_delay_ms": 20})
+    received: list[str] = []
+    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+        async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+            async for sse in source.aiter_sse():
+                event = decode(sse)
+                if event.event == "meta":
+                    session_id = event.data["session_id"]
+                if event.event == "message":
+                    received.append(event.data["delta"])
+                if len(received) == 5:
+                    assert workflow_tasks() != []  # the check below can see a live run
+                    break
+        produced = await assert_run_stopped(server, tokens_ceiling=64)
+        status, content = await stored_answer(server, session_id)
+
+    assert produced >= 5
+    assert status == MessageStatus.INTERRUPTED
+    # What is stored is what the model produced before it stopped, starting with what was shown.
+    assert content.startswith("".join(received))
+    assert len(content.split()) <= produced
+
+
+async def test_disconnect_while_condensing_stops_the_model(make_settings: MakeSettings) -> None:
+    settings = make_settings(llm={"fake_tokens": 64, "fake_delay_ms": 20})
+    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+        first = (await client.post("/api/chat", json=QUESTION)).json()
+        before = await server.metric("citestream_llm_tokens_total")
+        follow_up = {"query": "And heartbeats?", "session_id": first["session_id"]}
+        async with aconnect_sse(client, "POST", "/api/chat/stream", json=follow_up) as source:
+            # Hold the iterator: an abandoned one is finalised, which closes the connection.
+            stream = source.aiter_sse()
+            meta = decode(await anext(stream))  # the run is now condensing the follow-up
+            # Let the condense step produce a few tokens, then leave.
+            while await server.metric("citestream_llm_tokens_total") < before + 3:
+                await asyncio.sleep(0.01)
+        produced = await assert_run_stopped(server, tokens_ceiling=before + 64)
+        status, content = await stored_answer(server, first["session_id"])
+
+    assert meta.event == "meta"
+    assert produced - before < 64  # the condense step never finished
+    assert (status, content) == (MessageStatus.INTERRUPTED, "")
+
+
+async def test_disconnect_while_retrieving_cancels_the_search(make_settings: MakeSettings) -> None:
+    settings = make_settings(llm={"fake_tokens": 64, "fake_delay_ms": 20})
+    container = Container(settings=settings)
+    retriever = HeldRetriever()
+    container.retriever.override(providers.Object(retriever))
+    async with serve(settings, container) as server, httpx.AsyncClient(base_url=server.url) as client:
+        async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+            stream = source.aiter_sse()
+            session_id = decode(await anext(stream)).data["session_id"]
+            await asyncio.wait_for(retriever.entered.wait(), timeout=5)
+        await asyncio.wait_for(retriever.cancelled.wait(), timeout=5)
+        await assert_run_stopped(server, tokens_ceiling=1)
+        status, content = await stored_answer(server, session_id)
+    assert (status, content) == (MessageStatus.INTERRUPTED, "")
+
+
+async def test_many_disconnects_leave_nothing_running(make_settings: MakeSettings) -> None:
+    settings = make_settings(llm={"fake_tokens": 64, "fake_delay_ms": 5})
+    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+
+        async def leave_after(count: int) -> None:
+            async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+                seen = 0
+                async for _ in source.aiter_sse():
+                    seen += 1
+                    if seen >= count:
+                        break
+
+        await asyncio.gather(*(leave_after(n) for n in range(1, 11)))
+        await server.wait_for_metric("citestream_active_streams", 0)
+        assert await server.metric("citestream_streams_total", outcome="cancelled") == 10
+        settled = await server.metric("citestream_llm_tokens_total")
+        await asyncio.sleep(0.3)
+        assert await server.metric("citestream_llm_tokens_total") == settled
