@@ -77,3 +77,7 @@ def db_downgrade() -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""A model that fails mid-answer ends the stream with an `error` event, never a cut or a trace."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from dependency_injector import providers
+from httpx_sse import aconnect_sse
+
+from app.container import Container
+from app.memory.models import MessageStatus
+from tests.conftest import MakeSettings
+from tests.support.llms import BrokenLLM
+from tests.support.server import LiveServer, serve
+from tests.support.sse import answer_text, decode
+
+QUESTION = {"query": "How do I cancel a stream?"}
+
+
+def broken_model_container(make_settings: MakeSettings) -> Container:
+    container = Container(settings=make_settings())
+    container.llm.override(providers.Object(BrokenLLM(good_tokens=3)))
+    return container
+
+
+
+async def test_llm_failure_mid_answer_ends_with_an_error_event(make_settings: MakeSettings) -> None:
+    container = broken_model_container(make_settings)
+    async with serve(container.settings(), container) as server, httpx.AsyncClient(
+        base_url=server.url
+    ) as client:
+        async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+            events = [decode(sse) async for sse in source.aiter_sse()]
+        await _assert_failure_recorded(server, events[0].data["session_id"])
+
+    assert [e.event for e in events] == ["meta", "message", "message", "message", "error"]
+    assert answer_text(events) == "token0 token1 token2 "
+    error = events[-1].data
+    assert error["code"] == "llm_error"
+    assert error["message"] == "The language model failed while answering."
+    assert [int(e.id) for e in events] == [1, 2, 3, 4, 5]
+
+
+async def _assert_failure_recorded(server: LiveServer, session_id: str) -> None:
+    await server.wait_for_metric("citestream_active_streams", 0)
+    assert await server.metric("citestream_streams_total", outcome="error") == 1
+    messages = await server.container.conversation_store().messages(uuid.UUID(session_id))
+    answer = messages[-1]
+    assert answer.status == MessageStatus.ERROR
+    assert answer.error_code == "llm_error"
+    assert answer.content == "token0 token1 token2 "
+
+
+async def test_llm_failure_in_plain_text_ends_with_an_error_line(make_settings: MakeSettings) -> None:
+    container = broken_model_container(make_settings)
+    async with serve(container.settings(), container) as server, httpx.AsyncClient(
+        base_url=server.url
+    ) as client:
+        response = await client.post(
+            "/api/chat/stream", json=QUESTION, headers={"Accept": "text/plain"}
+        )
+    assert response.text.endswith(
+        "\n\n[error llm_error] The language model failed while answering.\n"
+    )
+    assert "Traceback" not in response.text
+    assert "model.py" not in response.text
+
+
+async def test_llm_failure_without_streaming_is_a_bad_gateway_problem(
+    make_settings: MakeSettings,
+) -> None:
+    container = broken_model_container(make_settings)
+    async with serve(container.settings(), container) as server, httpx.AsyncClient(
+        base_url=server.url
+    ) as client:
+        response = await client.post("/api/chat", json=QUESTION)
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "llm_error"
+    assert "model.py" not in response.text
