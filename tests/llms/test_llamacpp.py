@@ -1,0 +1,91 @@
+"""The embedded SmolLM2 model, run by llama.cpp in its worker thread, through the whole stack."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import time
+
+import httpx
+import pytest
+from httpx_sse import aconnect_sse
+
+from tests.conftest import MakeSettings
+from tests.support.server import serve
+from tests.support.sse import answer_text, decode
+
+pytestmark = pytest.mark.llamacpp
+
+QUESTION = {"query": "How do I cancel a stream?"}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def test_smollm2_answers_from_the_documents(make_settings: MakeSettings) -> None:
+    settings = make_settings(llm={"provider": "llamacpp", "max_new_tokens": 48})
+    arrivals: list[float] = []
+    async with serve(settings) as server, httpx.AsyncClient(
+        base_url=server.url, timeout=120
+    ) as client:
+        async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+            events = []
+            async for sse in source.aiter_sse():
+                events.append(decode(sse))
+                if sse.event == "message":
+                    arrivals.append(time.perf_counter())
+        tokens = await server.metric("citestream_llm_tokens_total")
+
+    assert events[0].event == "meta"
+    assert events[-1].event == "source", events[-1]
+    assert events[-1].data[0]["document"] == "cancellation.md"
+    answer = answer_text(events)
+    assert len(answer.split()) >= 3
+    assert any(word in answer.lower() for word in ("close", "connection", "cancel"))
+    assert 3 <= tokens <= 48
+    assert arrivals[-1] - arrivals[0] > 0.05  # streamed as produced, not in one piece
+
+
+async def test_disconnect_stops_llamacpp_and_the_cpu_goes_quiet(make_settings: MakeSettings) -> None:
+    settings = make_settings(llm={"provider": "llamacpp", "max_new_tokens": 256})
+    async with serve(settings) as server, httpx.AsyncClient(
+        base_url=server.url, timeout=120
+    ) as client:
+        async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+            messages = 0
+            async for sse in source.aiter_sse():
+                messages += sse.event == "message"
+                if messages == 3:
+                    break
+        await server.wait_for_metric("citestream_active_streams", 0)
+        assert await server.metric("citestream_streams_total", outcome="cancelled") == 1
+        settled = await server.metric("citestream_llm_tokens_total")
+        cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
+        await asyncio.sleep(1.0)
+        cpu_used = _cpu_seconds() - cpu_before
+        wall = time.perf_counter() - wall_before
+        assert await server.metric("citestream_llm_tokens_total") == settled
+
+    assert settled < 256  # the model did not run to its token limit
+    # Generating keeps about every core busy; a stopped model leaves the process idle.
+    assert cpu_used < 0.3 * wall, f"{cpu_used:.2f}s CPU in {wall:.2f}s after the disconnect"
+
+
+async def test_two_streams_share_the_model_one_generation_at_a_time(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings(llm={"provider": "llamacpp", "max_new_tokens": 16})
+    async with serve(settings) as server, httpx.AsyncClient(
+        base_url=server.url, timeout=120
+    ) as client:
+
+        async def ask() -> list[str]:
+            async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+                return [sse.event async for sse in source.aiter_sse()]
+
+        first, second = await asyncio.gather(ask(), ask())
+        health = await client.get("/healthz")  # the loop stayed free while the model ran
+    assert first[-1] == second[-1] == "source"
+    assert health.status_code == 200

@@ -1,0 +1,120 @@
+"""The `openai` provider against a real OpenAI-compatible server: llama.cpp's, over the same GGUF."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from httpx_sse import aconnect_sse
+
+from app.llms.llamacpp import bundled_smollm2_path
+from tests.conftest import MakeSettings
+from tests.support.server import serve
+from tests.support.sse import decode
+from tests.support.tcp_proxy import tcp_proxy
+
+pytestmark = pytest.mark.llamacpp
+
+QUESTION = {"query": "How do I cancel a stream?"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def openai_server_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """`python -m llama_cpp.server` serving SmolLM2 as model `smollm2`."""
+    port = _free_port()
+    # A file, not a pipe: llama.cpp logs enough to fill an unread pipe and block the server.
+    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(bundled_smollm2_path()), "--model_alias", "smollm2",
+            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"llama_cpp.server did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _openai_settings(make_settings: MakeSettings, port: int, max_tokens: int) -> dict[str, object]:
+    return {
+        "provider": "openai",
+        "base_url": f"http://127.0.0.1:{port}/v1",
+        "model": "smollm2",
+        "max_new_tokens": max_tokens,
+    }
+
+
+async def test_answer_streams_from_an_openai_compatible_server(
+    make_settings: MakeSettings, openai_server_port: int
+) -> None:
+    settings = make_settings(llm=_openai_settings(make_settings, openai_server_port, 24))
+    async with serve(settings) as server, httpx.AsyncClient(
+        base_url=server.url, timeout=120
+    ) as client:
+        async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+            events = [decode(sse) async for sse in source.aiter_sse()]
+        tokens = await server.metric("citestream_llm_tokens_total")
+
+    assert events[0].event == "meta"
+    assert events[-1].event == "source"
+    assert events[-1].data[0]["document"] == "cancellation.md"
+    assert len([e for e in events if e.event == "message"]) >= 3
+    assert 3 <= tokens <= 24
+
+
+async def test_disconnect_closes_the_upstream_http_stream(
+    make_settings: MakeSettings, openai_server_port: int
+) -> None:
+    async with tcp_proxy(openai_server_port) as (proxy_port, connections):
+        settings = make_settings(llm=_openai_settings(make_settings, proxy_port, 512))
+        async with serve(settings) as server, httpx.AsyncClient(
+            base_url=server.url, timeout=120
+        ) as client:
+            async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+                messages = 0
+                async for sse in source.aiter_sse():
+                    messages += sse.event == "message"
+                    if messages == 3:
+                        assert connections.open == 1  # the upstream stream is live
+                        break
+            left_at = asyncio.get_running_loop().time()
+            await server.wait_for_metric("citestream_active_streams", 0)
+            deadline = left_at + 5
+            while connections.open and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+            settled = await server.metric("citestream_llm_tokens_total")
+            await asyncio.sleep(0.5)
+            assert await server.metric("citestream_llm_tokens_total") == settled
+
+    assert connections.open == 0, "the upstream HTTP response was left open"
+    assert connections.opened_total == 1
+    assert settled < 512
