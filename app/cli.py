@@ -10,7 +10,9 @@ import typer
 
 from app.settings import Settings
 
-cli = typer.Typer(help="Citestream: cited answers from your documents, streamed.", no_args_is_help=True)
+cli = typer.Typer(
+    help="Citestream: cited answers from your documents, streamed.", no_args_is_help=True
+)
 db_cli = typer.Typer(help="Manage the conversation database schema.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 
@@ -26,7 +28,9 @@ def serve(
     from app.main import create_app
 
     settings = Settings()
-    logging.basicConfig(level=settings.server.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.server.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         create_app(settings),
         host=host or settings.server.host,

@@ -28,9 +28,7 @@ class Container(containers.DeclarativeContainer):
         KnowledgeBase, settings.provided.index_dir, settings.provided.retrieval
     )
     retriever = providers.Singleton(KnowledgeBaseRetriever, knowledge_base)
-    llm = providers.Singleton(
-        build_llm, settings.provided.llm, metrics.provided.llm_tokens.inc
-    )
+    llm = providers.Singleton(build_llm, settings.provided.llm, metrics.provided.llm_tokens.inc)
     citation_engine = providers.Singleton(
         build_citation_engine,
         llm=llm,

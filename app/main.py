@@ -92,7 +92,9 @@ def _document_event_schemas(app: FastAPI) -> None:
         schema = original()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in EVENT_SCHEMAS:
-            components.setdefault(model.__name__, model.model_json_schema(ref_template="#/components/schemas/{model}"))
+            components.setdefault(
+                model.__name__, model.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
         app.openapi_schema = schema
         return schema
 

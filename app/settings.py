@@ -74,7 +74,7 @@ class ServerSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    """Citestream's configuration: environment variables prefixed `CITESTREAM_`, `__` between levels."""
+    """Citestream's configuration: variables prefixed `CITESTREAM_`, `__` between levels."""
 
     model_config = SettingsConfigDict(
         env_prefix="CITESTREAM_",

@@ -14,7 +14,11 @@ def _citestream(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CITESTREAM_DATA_DIR": str(data_dir)}
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 

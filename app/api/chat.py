@@ -1,6 +1,5 @@
 """Chat endpoints: SSE for fetch and EventSource, plain text, and whole JSON answers."""
 
-
 import uuid
 from typing import Annotated
 
@@ -69,7 +68,9 @@ async def stream_chat_for_event_source(
     service: ChatServiceDep,
     settings: SettingsDep,
     query: Annotated[str, Query(description="The question.")],
-    session_id: Annotated[uuid.UUID | None, Query(description="Continue this conversation.")] = None,
+    session_id: Annotated[
+        uuid.UUID | None, Query(description="Continue this conversation.")
+    ] = None,
 ) -> EventSourceResponse:
     """Stream an answer as Server-Sent Events, for the browser's `EventSource`."""
     turn = await service.prepare(query, session_id)

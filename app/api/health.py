@@ -1,6 +1,5 @@
 """Liveness and Prometheus metrics."""
 
-
 from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject

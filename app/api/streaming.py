@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -41,7 +41,9 @@ def _sse_payload(event: ChatEvent) -> tuple[str, Any]:
             return "error", {"code": error.code, "message": error.message}
 
 
-async def to_server_sent_events(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ServerSentEvent]:
+async def to_server_sent_events(
+    events: AsyncGenerator[ChatEvent, None],
+) -> AsyncIterator[ServerSentEvent]:
     """Typed events as SSE, each with an increasing `id`."""
     # aclosing: when the client leaves, the service's clean-up must run now, not at GC time.
     async with aclosing(events) as stream:
@@ -52,7 +54,7 @@ async def to_server_sent_events(events: AsyncIterator[ChatEvent]) -> AsyncIterat
             yield ServerSentEvent(data=json.dumps(payload), event=name, id=str(event_id))
 
 
-async def to_plain_text(events: AsyncIterator[ChatEvent]) -> AsyncIterator[str]:
+async def to_plain_text(events: AsyncGenerator[ChatEvent, None]) -> AsyncIterator[str]:
     """The answer as plain text, then its cited sources; a failure ends with one error line."""
     async with aclosing(events) as stream:
         async for event in stream:
@@ -109,7 +111,9 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
     404: {"description": "The session does not exist (problem+json)."},
-    422: {"description": "Invalid input (problem+json): blank or too long query, bad JSON, bad id."},
+    422: {
+        "description": "Invalid input (problem+json): blank or too long query, bad JSON, bad id."
+    },
 }
 
 EVENT_SCHEMAS = (MetaData, MessageData, ErrorData, Source)

@@ -107,4 +107,4 @@ class AsyncStreamingLLM(CustomLLM):
 
     async def aclose(self) -> None:
         """Release what the model holds (threads, weights)."""
-        return None
+        return

@@ -15,10 +15,40 @@ from llama_index.core.base.llms.types import ChatMessage
 
 from app.llms.base import AsyncStreamingLLM
 
-_WORDS = (
-    "Citestream streams each token of the answer as a message event and ends with the sources "
-    "it cites so that a frontend can render citations as soon as the answer is complete"
-).split()
+_WORDS = [
+    "Citestream",
+    "streams",
+    "each",
+    "token",
+    "of",
+    "the",
+    "answer",
+    "as",
+    "a",
+    "message",
+    "event",
+    "and",
+    "ends",
+    "with",
+    "the",
+    "sources",
+    "it",
+    "cites",
+    "so",
+    "that",
+    "a",
+    "frontend",
+    "can",
+    "render",
+    "citations",
+    "as",
+    "soon",
+    "as",
+    "the",
+    "answer",
+    "is",
+    "complete",
+]
 _SOURCE_LABEL = re.compile(r"^Source (\d+):", re.MULTILINE)
 
 

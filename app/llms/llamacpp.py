@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import os
@@ -77,10 +78,9 @@ class LlamaCppLLM(AsyncStreamingLLM):
         payload = [{"role": m.role.value, "content": m.content or ""} for m in messages]
 
         def hand_over(item: str | BaseException | _Finished) -> None:
-            try:
+            # RuntimeError: the loop has closed, so nobody is listening any more.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the loop has closed: nobody is listening any more
-                pass
 
         def generate() -> None:
             if stop.is_set():  # the caller left while this generation waited its turn

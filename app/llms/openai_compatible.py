@@ -40,4 +40,4 @@ class CountingOpenAILike(OpenAILike):
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client closes with its last response."""
-        return None
+        return

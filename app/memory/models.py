@@ -7,7 +7,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -61,12 +71,20 @@ class ChatMessage(Base):
     # Order within the session; timestamps alone can tie.
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     role: Mapped[MessageRole] = mapped_column(
-        Enum(MessageRole, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+        Enum(
+            MessageRole,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
     content: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[MessageStatus] = mapped_column(
         Enum(
-            MessageStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+            MessageStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
         )
     )
     sources: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

@@ -1,4 +1,4 @@
-"""The conversation store: sessions, turns and the history a follow-up question is condensed with."""
+"""The conversation store: sessions, turns, and the history that follow-ups are condensed with."""
 
 from __future__ import annotations
 
@@ -68,9 +68,7 @@ class SqlConversationStore:
             select(ChatMessage)
             .where(
                 ChatMessage.session_id == session_id,
-                ChatMessage.status.in_(
-                    [MessageStatus.COMPLETE, MessageStatus.INTERRUPTED]
-                )
+                ChatMessage.status.in_([MessageStatus.COMPLETE, MessageStatus.INTERRUPTED])
                 | (ChatMessage.role == MessageRole.USER),
             )
             .order_by(ChatMessage.seq.desc())
@@ -136,13 +134,17 @@ class SqlConversationStore:
 
     async def messages(self, session_id: uuid.UUID) -> list[ChatMessage]:
         """Every message of a session, in order."""
-        query = select(ChatMessage).where(ChatMessage.session_id == session_id).order_by(ChatMessage.seq)
+        query = (
+            select(ChatMessage)
+            .where(ChatMessage.session_id == session_id)
+            .order_by(ChatMessage.seq)
+        )
         async with self._database.session() as db:
             return list((await db.scalars(query)).all())
 
 
 def _as_history(message: ChatMessage) -> HistoryMessage:
-    # The condense step sees what the user saw: a partial answer, marked so the model knows it stopped.
+    # The condense step sees what the user saw: a partial answer, marked as cut short.
     content = message.content
     if message.status == MessageStatus.INTERRUPTED:
         content += INTERRUPTED_MARKER

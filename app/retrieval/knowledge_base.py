@@ -99,7 +99,7 @@ class KnowledgeBase:
     # -- ingesting -------------------------------------------------------------------------
 
     def ingest(self, paths: list[Path]) -> IngestReport:
-        """Add or replace the documents at `paths` (files or folders); unchanged files are skipped."""
+        """Add or replace the documents at `paths` (files or folders); skip unchanged files."""
         report = IngestReport()
         manifest = self._read_manifest()
         nodes = self._read_nodes()
@@ -176,7 +176,9 @@ def _expand(paths: list[Path], report: IngestReport) -> list[Path]:
         elif not path.exists():
             report.failed[str(path)] = "no such file or folder"
         elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            report.failed[str(path)] = f"unsupported type {path.suffix or '(none)'}: use .md or .txt"
+            report.failed[str(path)] = (
+                f"unsupported type {path.suffix or '(none)'}: use .md or .txt"
+            )
         else:
             files.append(path)
     return files

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
 import anyio
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.base.llms.types import MessageRole as LlamaRole
-from llama_index.core.workflow.errors import WorkflowTimeoutError
-from llama_index.core.workflow.handler import WorkflowHandler
+from llama_index.core.workflow import WorkflowTimeoutError
+from workflows.handler import WorkflowHandler
 
 from app.errors import AnswerTimeout, CitestreamError, InvalidInput, NotFound, StorageFailure
 from app.memory.models import MessageRole, MessageStatus
@@ -107,7 +107,7 @@ class ChatService:
         history = await self._store.history(session_id, self._settings.history_messages)
         return PreparedTurn(query=text, session_id=session_id, history=history)
 
-    async def stream(self, turn: PreparedTurn) -> AsyncIterator[ChatEvent]:
+    async def stream(self, turn: PreparedTurn) -> AsyncGenerator[ChatEvent, None]:
         """Answer the turn as events: started, deltas, then sources or a failure.
 
         If the consumer goes away, the run is cancelled (the model stops) and the partial
@@ -137,7 +137,7 @@ class ChatService:
                         )
                     progress.parts.append(event.delta)
                     yield AnswerDelta(text=event.delta)
-            result = await handler
+            result: object = await handler
             if not isinstance(result, ChatAnswered):
                 raise CitestreamError("The answer ended without a result.")
             progress.sources = sources_from_nodes(result.sources, progress.text)
@@ -173,7 +173,9 @@ class ChatService:
                     case AnswerFailed(error=error):
                         raise error
                     case AnswerSources(sources=sources) if started is not None:
-                        return Answer(started.session_id, started.message_id, "".join(parts), sources)
+                        return Answer(
+                            started.session_id, started.message_id, "".join(parts), sources
+                        )
         raise CitestreamError("The answer ended without its sources.")
 
     async def _finish(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 
+from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.llms.generic_utils import messages_to_history_str
 from llama_index.core.base.response.schema import AsyncStreamingResponse
 from llama_index.core.chat_engine.condense_question import DEFAULT_PROMPT as CONDENSE_PROMPT
 from llama_index.core.llms import LLM
-from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.query_engine import CitationQueryEngine
 from llama_index.core.query_engine.citation_query_engine import CITATION_REFINE_TEMPLATE
 from llama_index.core.response_synthesizers import ResponseMode, get_response_synthesizer
@@ -22,7 +22,6 @@ from llama_index.core.schema import QueryBundle
 from llama_index.core.workflow import Context, Workflow, step
 
 from app.errors import CitestreamError, LLMFailure, RetrievalFailure
-from app.workflows.prompts import citation_qa_template
 from app.workflows.events import (
     AnswerTokenProduced,
     ChatAnswered,
@@ -32,6 +31,7 @@ from app.workflows.events import (
     PhaseStarted,
     QuestionCondensed,
 )
+from app.workflows.prompts import citation_qa_template
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class CitationChatWorkflow(Workflow):
 
     @step
     async def condense(self, ctx: Context, ev: ChatRequested) -> QuestionCondensed:
-        """Rewrite the follow-up as a standalone question, with CondenseQuestionChatEngine's prompt."""
+        """Rewrite the follow-up as a standalone question (CondenseQuestionChatEngine's prompt)."""
         if not ev.history:
             # As the chat engine does: a first question stands on its own.
             return QuestionCondensed(standalone_question=ev.question)

@@ -16,16 +16,19 @@ from tests.support.sse import Received, answer_text, decode
 QUESTION = {"query": "How do I cancel a stream?"}
 
 
-async def _collect(client: httpx.AsyncClient, method: str, url: str, **kwargs: object) -> tuple[httpx.Response, list[Received]]:
-    async with aconnect_sse(client, method, url, **kwargs) as source:  # type: ignore[arg-type]
+async def _collect(
+    client: httpx.AsyncClient, method: str, url: str, **kwargs: object
+) -> tuple[httpx.Response, list[Received]]:
+    async with aconnect_sse(client, method, url, **kwargs) as source:
         events = [decode(sse) async for sse in source.aiter_sse()]
         return source.response, events
 
 
 async def test_stream_sends_meta_then_messages_then_sources(make_settings: MakeSettings) -> None:
-    async with serve(make_settings(llm={"fake_tokens": 24})) as server, httpx.AsyncClient(
-        base_url=server.url
-    ) as client:
+    async with (
+        serve(make_settings(llm={"fake_tokens": 24})) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
         response, events = await _collect(client, "POST", "/api/chat/stream", json=QUESTION)
 
     assert response.status_code == 200
@@ -58,20 +61,24 @@ async def test_stream_sends_meta_then_messages_then_sources(make_settings: MakeS
 async def test_tokens_arrive_as_they_are_produced(make_settings: MakeSettings) -> None:
     settings = make_settings(llm={"fake_tokens": 20, "fake_delay_ms": 50})
     arrivals: list[float] = []
-    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
-        async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
-            async for sse in source.aiter_sse():
-                if sse.event == "message":
-                    arrivals.append(time.perf_counter())
+    async with (
+        serve(settings) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+        aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source,
+    ):
+        async for sse in source.aiter_sse():
+            if sse.event == "message":
+                arrivals.append(time.perf_counter())
     assert len(arrivals) == 20
     # 19 gaps of 50 ms: a buffered stream would deliver them all at once.
     assert arrivals[-1] - arrivals[0] > 0.6
 
 
 async def test_get_endpoint_serves_event_source_clients(make_settings: MakeSettings) -> None:
-    async with serve(make_settings(llm={"fake_tokens": 8})) as server, httpx.AsyncClient(
-        base_url=server.url
-    ) as client:
+    async with (
+        serve(make_settings(llm={"fake_tokens": 8})) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
         _, first = await _collect(
             client, "GET", "/api/chat/stream", params={"query": "How do I cancel a stream?"}
         )
@@ -88,9 +95,10 @@ async def test_get_endpoint_serves_event_source_clients(make_settings: MakeSetti
 
 
 async def test_plain_text_streams_the_answer_and_cited_sources(make_settings: MakeSettings) -> None:
-    async with serve(make_settings(llm={"fake_tokens": 16})) as server, httpx.AsyncClient(
-        base_url=server.url
-    ) as client:
+    async with (
+        serve(make_settings(llm={"fake_tokens": 16})) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
         _, events = await _collect(client, "POST", "/api/chat/stream", json=QUESTION)
         response = await client.post(
             "/api/chat/stream", json=QUESTION, headers={"Accept": "text/plain"}
@@ -104,9 +112,10 @@ async def test_plain_text_streams_the_answer_and_cited_sources(make_settings: Ma
 
 
 async def test_post_chat_returns_the_whole_answer(make_settings: MakeSettings) -> None:
-    async with serve(make_settings(llm={"fake_tokens": 16})) as server, httpx.AsyncClient(
-        base_url=server.url
-    ) as client:
+    async with (
+        serve(make_settings(llm={"fake_tokens": 16})) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
         response = await client.post("/api/chat", json=QUESTION)
     body = response.json()
     assert response.status_code == 200
@@ -128,10 +137,15 @@ async def test_nothing_retrieved_still_ends_with_an_empty_source_event(
 
 
 async def test_heartbeat_comments_keep_a_slow_stream_alive(make_settings: MakeSettings) -> None:
-    settings = make_settings(llm={"fake_tokens": 6, "fake_delay_ms": 150}, chat={"heartbeat_s": 0.2})
-    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
-        async with client.stream("POST", "/api/chat/stream", json=QUESTION) as response:
-            lines = [line async for line in response.aiter_lines()]
+    settings = make_settings(
+        llm={"fake_tokens": 6, "fake_delay_ms": 150}, chat={"heartbeat_s": 0.2}
+    )
+    async with (
+        serve(settings) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+        client.stream("POST", "/api/chat/stream", json=QUESTION) as response,
+    ):
+        lines = [line async for line in response.aiter_lines()]
     assert any(line.startswith(": ping") for line in lines)
 
 

@@ -27,8 +27,18 @@ BAD_BODIES: list[tuple[str, dict[str, Any], str, str]] = [
     ("query too long", {"json": {"query": "a" * 4001}}, "query", "4001 characters"),
     ("missing query", {"json": {}}, "query", "Field required"),
     ("query not a string", {"json": {"query": 42}}, "query", "valid string"),
-    ("malformed JSON", {"content": b'{"query": "hi"', "headers": {"Content-Type": "application/json"}}, "", "not valid JSON"),
-    ("session id not an id", {"json": {"query": "hi", "session_id": "42; DROP TABLE"}}, "session_id", "UUID"),
+    (
+        "malformed JSON",
+        {"content": b'{"query": "hi"', "headers": {"Content-Type": "application/json"}},
+        "",
+        "not valid JSON",
+    ),
+    (
+        "session id not an id",
+        {"json": {"query": "hi", "session_id": "42; DROP TABLE"}},
+        "session_id",
+        "UUID",
+    ),
     ("unknown field", {"json": {"query": "hi", "sesion_id": "x"}}, "sesion_id", "not permitted"),
 ]
 

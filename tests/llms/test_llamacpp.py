@@ -27,9 +27,10 @@ def _cpu_seconds() -> float:
 async def test_smollm2_answers_from_the_documents(make_settings: MakeSettings) -> None:
     settings = make_settings(llm={"provider": "llamacpp", "max_new_tokens": 48})
     arrivals: list[float] = []
-    async with serve(settings) as server, httpx.AsyncClient(
-        base_url=server.url, timeout=120
-    ) as client:
+    async with (
+        serve(settings) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=120) as client,
+    ):
         async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
             events = []
             async for sse in source.aiter_sse():
@@ -48,11 +49,14 @@ async def test_smollm2_answers_from_the_documents(make_settings: MakeSettings) -
     assert arrivals[-1] - arrivals[0] > 0.05  # streamed as produced, not in one piece
 
 
-async def test_disconnect_stops_llamacpp_and_the_cpu_goes_quiet(make_settings: MakeSettings) -> None:
+async def test_disconnect_stops_llamacpp_and_the_cpu_goes_quiet(
+    make_settings: MakeSettings,
+) -> None:
     settings = make_settings(llm={"provider": "llamacpp", "max_new_tokens": 256})
-    async with serve(settings) as server, httpx.AsyncClient(
-        base_url=server.url, timeout=120
-    ) as client:
+    async with (
+        serve(settings) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=120) as client,
+    ):
         async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
             messages = 0
             async for sse in source.aiter_sse():
@@ -77,9 +81,10 @@ async def test_two_streams_share_the_model_one_generation_at_a_time(
     make_settings: MakeSettings,
 ) -> None:
     settings = make_settings(llm={"provider": "llamacpp", "max_new_tokens": 16})
-    async with serve(settings) as server, httpx.AsyncClient(
-        base_url=server.url, timeout=120
-    ) as client:
+    async with (
+        serve(settings) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=120) as client,
+    ):
 
         async def ask() -> list[str]:
             async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:

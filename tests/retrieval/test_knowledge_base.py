@@ -21,7 +21,9 @@ def test_ingest_reports_added_unchanged_updated_and_failed(tmp_path: Path) -> No
 
     first = kb.ingest([docs, docs / "image.png", tmp_path / "missing.md"])
     assert sorted(Path(p).name for p in first.added) == [
-        "cancellation.md", "heartbeats.md", "penguins.txt",
+        "cancellation.md",
+        "heartbeats.md",
+        "penguins.txt",
     ]
     assert {Path(p).name: reason for p, reason in first.failed.items()} == {
         "empty.md": "the file is empty",

@@ -84,8 +84,7 @@ async def test_disconnect_while_condensing_stops_the_model(make_settings: MakeSe
             stream = source.aiter_sse()
             meta = decode(await anext(stream))  # the run is now condensing the follow-up
             # Let the condense step produce a few tokens, then leave.
-            while await server.metric("citestream_llm_tokens_total") < before + 3:
-                await asyncio.sleep(0.01)
+            await server.wait_for_metric_at_least("citestream_llm_tokens_total", before + 3)
         produced = await assert_run_stopped(server, tokens_ceiling=before + 64)
         status, content = await stored_answer(server, first["session_id"])
 
@@ -99,7 +98,10 @@ async def test_disconnect_while_retrieving_cancels_the_search(make_settings: Mak
     container = Container(settings=settings)
     retriever = HeldRetriever()
     container.retriever.override(providers.Object(retriever))
-    async with serve(settings, container) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with (
+        serve(settings, container) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
         async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
             stream = source.aiter_sse()
             session_id = decode(await anext(stream)).data["session_id"]

@@ -24,12 +24,12 @@ def broken_model_container(make_settings: MakeSettings) -> Container:
     return container
 
 
-
 async def test_llm_failure_mid_answer_ends_with_an_error_event(make_settings: MakeSettings) -> None:
     container = broken_model_container(make_settings)
-    async with serve(container.settings(), container) as server, httpx.AsyncClient(
-        base_url=server.url
-    ) as client:
+    async with (
+        serve(container.settings(), container) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
         async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
             events = [decode(sse) async for sse in source.aiter_sse()]
         await _assert_failure_recorded(server, events[0].data["session_id"])
@@ -52,11 +52,14 @@ async def _assert_failure_recorded(server: LiveServer, session_id: str) -> None:
     assert answer.content == "token0 token1 token2 "
 
 
-async def test_llm_failure_in_plain_text_ends_with_an_error_line(make_settings: MakeSettings) -> None:
+async def test_llm_failure_in_plain_text_ends_with_an_error_line(
+    make_settings: MakeSettings,
+) -> None:
     container = broken_model_container(make_settings)
-    async with serve(container.settings(), container) as server, httpx.AsyncClient(
-        base_url=server.url
-    ) as client:
+    async with (
+        serve(container.settings(), container) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
         response = await client.post(
             "/api/chat/stream", json=QUESTION, headers={"Accept": "text/plain"}
         )
@@ -71,9 +74,10 @@ async def test_llm_failure_without_streaming_is_a_bad_gateway_problem(
     make_settings: MakeSettings,
 ) -> None:
     container = broken_model_container(make_settings)
-    async with serve(container.settings(), container) as server, httpx.AsyncClient(
-        base_url=server.url
-    ) as client:
+    async with (
+        serve(container.settings(), container) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
         response = await client.post("/api/chat", json=QUESTION)
     assert response.status_code == 502
     assert response.headers["content-type"] == "application/problem+json"

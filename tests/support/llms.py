@@ -1,4 +1,4 @@
-"""Stand-ins for a remote model (outside our boundary), used where the real one cannot show a case."""
+"""Stand-ins for a remote model (outside our boundary), where a real one cannot show the case."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from llama_index.core.base.llms.types import ChatMessage
+from pydantic import Field
 
 from app.llms.base import AsyncStreamingLLM
 
@@ -13,12 +14,12 @@ CONDENSE_MARKER = "<Standalone question>"
 
 
 class ScriptedLLM(AsyncStreamingLLM):
-    """Answers condense prompts with `condensed` and answer prompts with `answer`; records prompts."""
+    """Answers condense prompts with `condensed`, answer prompts with `answer`; records prompts."""
 
     answer: str = "Close the connection to stop [1]."
     condensed: str = "How do I cancel a stream?"
     delay_s: float = 0.0
-    prompts: list[str] = []
+    prompts: list[str] = Field(default_factory=list)
 
     async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         prompt = "\n".join(m.content or "" for m in messages)

@@ -30,9 +30,19 @@ class LiveServer:
         text = (await self.probe.get("/metrics")).text
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
                     return float(sample.value)
         raise AssertionError(f"metric {name} {labels} not found")
+
+    async def wait_for_metric_at_least(
+        self, name: str, minimum: float, timeout_s: float = 10.0
+    ) -> None:
+        """Wait until a counter reaches `minimum`."""
+        async with asyncio.timeout(timeout_s):
+            while await self.metric(name) < minimum:  # noqa: ASYNC110 - polling over HTTP
+                await asyncio.sleep(0.01)
 
     async def wait_for_metric(
         self, name: str, expected: float, timeout_s: float = 10.0, **labels: str
@@ -46,7 +56,9 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: Settings, container: Container | None = None) -> AsyncIterator[LiveServer]:
+async def serve(
+    settings: Settings, container: Container | None = None
+) -> AsyncIterator[LiveServer]:
     """Run `create_app(settings)` under uvicorn until the block ends."""
     container = container or Container(settings=settings)
     app = create_app(settings, container)

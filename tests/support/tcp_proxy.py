@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 class ConnectionLog:
     open: int = 0
     opened_total: int = 0
-    closed_at: list[float] = field(default_factory=list)
+    all_closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @contextlib.asynccontextmanager
 async def tcp_proxy(upstream_port: int) -> AsyncIterator[tuple[int, ConnectionLog]]:
     """Forward a free local port to `upstream_port`; yields (port, log)."""
     log = ConnectionLog()
-    loop = asyncio.get_running_loop()
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -31,9 +30,12 @@ async def tcp_proxy(upstream_port: int) -> AsyncIterator[tuple[int, ConnectionLo
         finally:
             writer.close()
 
-    async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+    async def handle(
+        client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         log.open += 1
         log.opened_total += 1
+        log.all_closed.clear()
         upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
         try:
             await asyncio.gather(
@@ -41,7 +43,8 @@ async def tcp_proxy(upstream_port: int) -> AsyncIterator[tuple[int, ConnectionLo
             )
         finally:
             log.open -= 1
-            log.closed_at.append(loop.time())
+            if not log.open:
+                log.all_closed.set()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     try:

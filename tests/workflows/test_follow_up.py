@@ -24,9 +24,10 @@ async def test_follow_up_is_condensed_with_the_history_before_retrieval(
     )
     container = Container(settings=make_settings())
     container.llm.override(providers.Object(llm))
-    async with serve(container.settings(), container) as server, httpx.AsyncClient(
-        base_url=server.url
-    ) as client:
+    async with (
+        serve(container.settings(), container) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
         first = (await client.post("/api/chat", json={"query": "How do I cancel a stream?"})).json()
         # Alone, "How often?" matches nothing; condensed with the history it finds heartbeats.md.
         second = (
@@ -56,9 +57,10 @@ async def test_interrupted_answer_is_shown_to_the_next_condense_step_as_interrup
     )
     container = Container(settings=make_settings())
     container.llm.override(providers.Object(llm))
-    async with serve(container.settings(), container) as server, httpx.AsyncClient(
-        base_url=server.url
-    ) as client:
+    async with (
+        serve(container.settings(), container) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
         async with aconnect_sse(
             client, "POST", "/api/chat/stream", json={"query": "How do I cancel a stream?"}
         ) as source:
