@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from app.api import chat, health
 from app.api.problems import install_problem_handlers
@@ -36,7 +37,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         finally:
             await _stop(container)
 
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI and ReDoc from the package, not a CDN: /docs works offline.
+    app = FastAPIOffline(
         title="Citestream",
         summary="Answers from your documents, streamed token by token with citations.",
         version="0.1.0",

@@ -1,0 +1,79 @@
+"""A real browser's EventSource receives the events and their ids (headless Chromium)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import MakeSettings
+from tests.support.server import serve
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs Chromium for the browser test: `make test` installs it")
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+# What a frontend writes: listen per event type, close once `source` (or `error`) arrives.
+LISTEN = """
+async (url) => await new Promise((resolve) => {
+  const received = [];
+  const source = new EventSource(url);
+  const record = (type) => (event) => {
+    received.push({type, id: event.lastEventId, data: JSON.parse(event.data)});
+    if (type === "source" || type === "error") { source.close(); resolve(received); }
+  };
+  for (const type of ["meta", "message", "source", "error"]) {
+    source.addEventListener(type, record(type));
+  }
+  setTimeout(() => { source.close(); resolve(received); }, 20000);
+})
+"""
+
+
+async def test_event_source_in_chromium_gets_every_event_with_its_id(
+    make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright
+
+    settings = make_settings(llm={"fake_tokens": 12, "fake_delay_ms": 10})
+    async with serve(settings) as server, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{server.url}/docs")  # same origin as the API, like a frontend
+            received: list[dict[str, Any]] = await page.evaluate(
+                LISTEN, "/api/chat/stream?query=How%20do%20I%20cancel%20a%20stream%3F"
+            )
+            # The console renders every endpoint from local assets (no CDN here).
+            operations = page.locator(".opblock-summary-path")
+            await operations.first.wait_for(timeout=15000)
+            paths = set(await operations.all_inner_texts())
+            await page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
+        finally:
+            await browser.close()
+
+    assert [event["type"] for event in received] == ["meta"] + ["message"] * 12 + ["source"]
+    assert [event["id"] for event in received] == [str(n) for n in range(1, 15)]
+    assert received[-1]["data"][0]["document"] == "cancellation.md"
+    assert {"/api/chat/stream", "/api/chat", "/healthz", "/metrics"} <= {
+        path.replace("\u200b", "") for path in paths
+    }
