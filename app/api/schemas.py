@@ -49,7 +49,9 @@ class MessageData(BaseModel):
 class ErrorData(BaseModel):
     """`event: error`, the last event of a failed answer."""
 
-    code: str = Field(description="Stable: llm_error, retrieval_error, timeout, internal_error.")
+    code: str = Field(
+        description=("Stable: llm_error, retrieval_error, storage_error, timeout, internal_error.")
+    )
     message: str = Field(description="A sentence for people; never a stack trace.")
 
 

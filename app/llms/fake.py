@@ -61,7 +61,11 @@ class FakeStreamingLLM(AsyncStreamingLLM):
 
     async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         prompt = "\n".join(message.content or "" for message in messages)
-        sources = sorted({int(n) for n in _SOURCE_LABEL.findall(prompt)})[:2] or [1]
+        # LlamaIndex's citation prompt shows a worked example before the real sources, which it
+        # fences with "------": count only the numbered sources inside the last fence.
+        fenced = prompt.split("------")
+        offered = fenced[-2] if len(fenced) >= 3 else prompt
+        sources = sorted({int(n) for n in _SOURCE_LABEL.findall(offered)})[:2] or [1]
         delay_s = self.delay_ms / 1000
         for position in range(self.tokens):
             if delay_s:

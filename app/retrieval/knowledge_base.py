@@ -83,7 +83,7 @@ class KnowledgeBase:
                 return
             bm25_dir = self._dir / _BM25_DIR
             if version is not None and (bm25_dir / "params.index.json").exists():
-                bm25 = BM25Retriever.from_persist_dir(str(bm25_dir))
+                bm25 = BM25Retriever.from_persist_dir(str(bm25_dir), show_progress=False)
                 chunk_count = int(bm25.bm25.scores.get("num_docs", 0))
                 bm25.similarity_top_k = max(1, min(self._settings.top_k, chunk_count))
                 self._bm25 = bm25

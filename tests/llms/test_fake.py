@@ -22,6 +22,9 @@ async def test_fake_answer_is_deterministic_and_counted() -> None:
     assert len(first) == 24 == sum(counted) // 2
     assert [t for t in first if t.startswith(" [")] == [" [1]", " [2]", " [1]"]
     assert "[2]" not in "".join(await _tokens(llm, "Source 1:\nonly one\n"))
+    # LlamaIndex's template: a worked example with two sources, then one real source.
+    template = "Source 1:\nsky\nSource 2:\nwater\n------\nSource 1:\nreal\n------\nQuery: q"
+    assert "[2]" not in "".join(await _tokens(llm, template))
 
 
 async def test_fake_paces_its_tokens() -> None:

@@ -63,3 +63,16 @@ def test_a_running_index_reloads_what_another_process_ingested(tmp_path: Path) -
     KnowledgeBase(index, RetrievalSettings()).ingest([write_corpus(tmp_path / "docs")])
     assert _titles(serving, "cancel a stream")[0] == "Cancelling a stream"
     assert serving.document_count == 3
+
+
+def test_a_long_document_is_split_into_searchable_chunks(tmp_path: Path) -> None:
+    # Long enough for the sentence splitter to run nltk's tokenizer (a packaging trap: nltk
+    # refuses hard-linked data files, which a hard-linking installer produces).
+    sentences = [f"Paragraph {n} talks about topic{n} in plain words." for n in range(400)]
+    (tmp_path / "long.md").write_text("# Long\n\n" + " ".join(sentences))
+    kb = KnowledgeBase(tmp_path / "index", RetrievalSettings(chunk_size=128, chunk_overlap=16))
+    report = kb.ingest([tmp_path / "long.md"])
+    assert report.added and not report.failed
+    hits = kb.search("topic399")
+    assert "topic399" in hits[0].node.get_content()
+    assert len({hit.node.node_id for hit in kb.search("plain words")}) > 1

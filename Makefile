@@ -1,0 +1,39 @@
+# The two commands a new user needs: `make run` (serve on the embedded defaults) and `make test`.
+# Everything else is installed by these targets from the project's own files.
+
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+CODE = app tests alembic bench
+
+.PHONY: run test install uv browser lint typecheck bench
+
+run: install  ## Ingest the sample docs, then serve on http://127.0.0.1:8000
+	$(UV) run citestream ingest docs
+	$(UV) run citestream serve
+
+test: install browser lint typecheck  ## Lint, type-check and run every test
+	$(UV) run pytest
+
+lint:
+	$(UV) run ruff format --check $(CODE)
+	$(UV) run ruff check $(CODE)
+
+typecheck:
+	$(UV) run mypy
+
+install: uv
+	$(UV) sync --frozen
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet uv
+
+# Headless Chromium for the EventSource browser test (Debian/Ubuntu, as root). Elsewhere the test
+# skips with a reason, except under CI=true, where it fails.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+			&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "note: Chromium not installed; the browser test will skip"
+
+bench: install  ## Measure time to first token and stop latency (prints numbers)
+	$(UV) run python -m bench.streaming
