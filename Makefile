@@ -20,8 +20,11 @@ lint:
 typecheck:
 	$(UV) run mypy
 
+# Offline first: uv's cache already holds what an earlier install fetched and built, and going
+# online can make it re-validate llama-cpp-python's source and recompile it (~5 min). A machine
+# without that cache falls through to the online install.
 install: uv
-	$(UV) sync --frozen
+	@$(UV) sync --frozen --offline --quiet 2>/dev/null || $(UV) sync --frozen
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \

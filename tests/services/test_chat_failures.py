@@ -83,3 +83,26 @@ async def test_llm_failure_without_streaming_is_a_bad_gateway_problem(
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "llm_error"
     assert "model.py" not in response.text
+
+
+async def test_an_answer_over_the_time_limit_ends_with_a_timeout_event(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings(
+        llm={"fake_tokens": 64, "fake_delay_ms": 20}, chat={"answer_timeout_s": 0.3}
+    )
+    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+        async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+            events = [decode(sse) async for sse in source.aiter_sse()]
+        await server.wait_for_metric("citestream_active_streams", 0)
+        outcome = await server.metric("citestream_streams_total", outcome="error")
+        produced = await server.metric("citestream_llm_tokens_total")
+
+    assert events[-1].event == "error"
+    assert events[-1].data == {
+        "code": "timeout",
+        "message": "The answer took longer than 0.3 seconds and was stopped.",
+    }
+    assert 1 <= len([e for e in events if e.event == "message"]) < 64
+    assert outcome == 1
+    assert produced < 64
