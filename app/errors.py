@@ -35,6 +35,13 @@ class NotFound(CitestreamError):
         super().__init__(message, "not_found", 404, "Not found")
 
 
+class Conflict(CitestreamError):
+    """The request clashes with the resource's current state."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "conflict", 409, "Conflict")
+
+
 class LLMFailure(CitestreamError):
     """The language model failed or could not be reached."""
 

@@ -35,6 +35,20 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.cache_requests = Counter(
+            "citestream_cache_requests",
+            "Reads of the conversation cache, by result (hit, miss, error).",
+            ["result"],
+            registry=self.registry,
+        )
+        for result in ("hit", "miss", "error"):
+            self.cache_requests.labels(result=result)
+        self.cache_errors = Counter(
+            "citestream_cache_errors",
+            "Cache operations that failed (Redis unreachable); requests fell back to the database.",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry)

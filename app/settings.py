@@ -43,6 +43,19 @@ class DatabaseSettings(BaseModel):
     echo: bool = False
 
 
+class RedisSettings(BaseModel):
+    """The cache of recent conversation windows. Without a URL, an in-process LRU serves."""
+
+    url: str = ""
+    ttl_s: int = Field(default=3600, ge=1)
+    # Short, so a Redis outage costs a request milliseconds, not seconds.
+    timeout_s: float = Field(default=0.25, gt=0)
+    # After a failure, Redis is left alone this long before it is tried again.
+    retry_after_s: float = Field(default=2.0, ge=0)
+    # Sessions the in-process LRU keeps when Redis is not configured.
+    lru_sessions: int = Field(default=1024, ge=1)
+
+
 class RetrievalSettings(BaseModel):
     """How passages are found in the knowledge base."""
 
@@ -86,6 +99,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     llm: LLMSettings = LLMSettings()
     database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     chat: ChatSettings = ChatSettings()
     server: ServerSettings = ServerSettings()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 from app.retrieval.knowledge_base import KnowledgeBase
 from app.settings import ChatSettings, LLMSettings, Settings
 from tests.support.corpus import write_corpus
+from tests.support.services import fresh_postgres_database
 
 MakeSettings = Callable[..., Settings]
 
@@ -37,3 +38,10 @@ def make_settings(tmp_path: Path) -> MakeSettings:
         return settings
 
     return make
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database (dropped afterwards)."""
+    async for url in fresh_postgres_database():
+        yield url
