@@ -72,7 +72,8 @@ def test_a_long_document_is_split_into_searchable_chunks(tmp_path: Path) -> None
     (tmp_path / "long.md").write_text("# Long\n\n" + " ".join(sentences))
     kb = KnowledgeBase(tmp_path / "index", RetrievalSettings(chunk_size=128, chunk_overlap=16))
     report = kb.ingest([tmp_path / "long.md"])
-    assert report.added and not report.failed
+    assert report.added
+    assert not report.failed
     hits = kb.search("topic399")
     assert "topic399" in hits[0].node.get_content()
     assert len({hit.node.node_id for hit in kb.search("plain words")}) > 1
