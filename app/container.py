@@ -5,12 +5,15 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from app.llms import build_llm
+from app.memory.cache import build_window_cache
 from app.memory.database import Database
+from app.memory.sessions import SessionRepository
 from app.memory.store import SqlConversationStore
 from app.metrics import Metrics
 from app.retrieval.knowledge_base import KnowledgeBase
 from app.retrieval.retriever import KnowledgeBaseRetriever
 from app.services.chat import ChatService
+from app.services.sessions import SessionService
 from app.settings import Settings
 from app.workflows.citation_chat import CitationChatWorkflow, build_citation_engine
 
@@ -22,7 +25,14 @@ class Container(containers.DeclarativeContainer):
 
     metrics = providers.Singleton(Metrics)
     database = providers.Singleton(Database, settings.provided.database)
-    conversation_store = providers.Singleton(SqlConversationStore, database)
+    # Redis when CITESTREAM_REDIS__URL is set, else an in-process LRU.
+    window_cache = providers.Singleton(build_window_cache, settings.provided.redis, metrics)
+    conversation_store = providers.Singleton(
+        SqlConversationStore,
+        database,
+        window_cache,
+        settings.provided.chat.history_messages,
+    )
 
     knowledge_base = providers.Singleton(
         KnowledgeBase, settings.provided.index_dir, settings.provided.retrieval
@@ -49,4 +59,10 @@ class Container(containers.DeclarativeContainer):
         workflow=chat_workflow,
         metrics=metrics,
         settings=settings.provided.chat,
+    )
+    session_repository = providers.Singleton(SessionRepository, database)
+    session_service = providers.Singleton(
+        SessionService,
+        repository=session_repository,
+        cache=window_cache,
     )

@@ -11,13 +11,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from app.api import chat, health
+from app.api import chat, health, sessions
 from app.api.problems import install_problem_handlers
 from app.api.streaming import EVENT_SCHEMAS
 from app.container import Container
 from app.llms.base import AsyncStreamingLLM
 from app.llms.llamacpp import LlamaCppLLM
-from app.memory.migrations import upgrade_to_head
+from app.memory.migrations import ensure_schema_is_current, upgrade_to_head
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     """Build an app from `settings` (the environment when omitted); tests pass their own."""
     settings = settings or Settings()
     container = container or Container(settings=settings)
-    container.wire(modules=[chat, health])
+    container.wire(modules=[chat, health, sessions])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -49,22 +49,24 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.server.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Content-Type", "Accept", "Last-Event-ID"],
             expose_headers=["X-Session-Id", "X-Message-Id"],
         )
     install_problem_handlers(app)
     app.include_router(chat.router)
     app.include_router(health.router)
+    app.include_router(sessions.router)
     _document_event_schemas(app)
     return app
 
 
 async def _start(container: Container, settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.database.auto_migrate:
+    if settings.auto_migrate:
         # Alembic runs its own event loop: keep it in a worker thread.
         await asyncio.to_thread(upgrade_to_head, settings.database.url)
+    await ensure_schema_is_current(container.database().engine)
     await asyncio.to_thread(container.knowledge_base().load)
     llm = container.llm()
     if isinstance(llm, LlamaCppLLM):
@@ -80,6 +82,7 @@ async def _stop(container: Container) -> None:
     llm = container.llm()
     if isinstance(llm, AsyncStreamingLLM):
         await llm.aclose()
+    await container.window_cache().aclose()
     await container.database().dispose()
     container.unwire()
 

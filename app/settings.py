@@ -38,8 +38,9 @@ class DatabaseSettings(BaseModel):
 
     # Empty: a SQLite file in the data directory.
     url: str = ""
-    # The embedded default upgrades its own schema at start-up.
-    auto_migrate: bool = True
+    # Apply migrations at start-up. Unset: yes for SQLite (embedded), no for PostgreSQL, where
+    # `citestream db upgrade` is a deployment step and the server refuses a schema that is behind.
+    auto_migrate: bool | None = None
     echo: bool = False
 
 
@@ -69,8 +70,10 @@ class ChatSettings(BaseModel):
     """Limits of the chat API."""
 
     max_query_chars: int = Field(default=4000, ge=1)
-    # How many earlier messages the condense step sees.
+    # The condense step sees at most this many earlier messages...
     history_messages: int = Field(default=10, ge=0)
+    # ...and of those, only the most recent that fit this many tokens (about 4 characters each).
+    history_tokens: int = Field(default=1500, ge=0)
     heartbeat_s: float = Field(default=15.0, gt=0)
     # Upper bound on a whole answer, so a stuck model cannot hold a stream forever.
     answer_timeout_s: float = Field(default=600.0, gt=0)
@@ -109,6 +112,13 @@ class Settings(BaseSettings):
         if not self.database.url:
             self.database.url = f"sqlite+aiosqlite:///{self.data_dir / 'citestream.db'}"
         return self
+
+    @property
+    def auto_migrate(self) -> bool:
+        """Whether the server upgrades the schema itself."""
+        if self.database.auto_migrate is not None:
+            return self.database.auto_migrate
+        return self.database.url.startswith("sqlite")
 
     @property
     def citation_prompt(self) -> str:

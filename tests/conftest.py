@@ -45,3 +45,13 @@ async def postgres_url() -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database (dropped afterwards)."""
     async for url in fresh_postgres_database():
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Each database Citestream supports: an SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'conversations.db'}"
+        return
+    async for url in fresh_postgres_database():
+        yield url

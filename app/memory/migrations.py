@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
+from app.errors import CitestreamError
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,6 +26,38 @@ def alembic_config(database_url: str) -> Config:
 def upgrade_to_head(database_url: str) -> None:
     """Bring the schema up to date. Blocking: call it from a worker thread inside a running loop."""
     command.upgrade(alembic_config(database_url), "head")
+
+
+class SchemaOutOfDate(CitestreamError):
+    """The database schema is older than this version of Citestream needs."""
+
+    def __init__(self, current: str | None, head: str) -> None:
+        super().__init__(
+            f"The database schema is at revision {current or '(empty)'} but Citestream needs "
+            f"{head}. Run `citestream db upgrade` (same CITESTREAM_DATABASE__URL), then start "
+            "the server again.",
+            "schema_out_of_date",
+            503,
+            "Schema out of date",
+        )
+
+
+def head_revision(database_url: str) -> str:
+    """The newest migration this code ships."""
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert head is not None
+    return head
+
+
+async def ensure_schema_is_current(engine: AsyncEngine) -> None:
+    """Refuse to run on a database whose schema is behind the code."""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+    head = head_revision(str(engine.url))
+    if current != head:
+        raise SchemaOutOfDate(current, head)
 
 
 def downgrade_to_base(database_url: str) -> None:

@@ -52,8 +52,12 @@ class ChatSession(Base):
     principal_id: Mapped[str | None] = mapped_column(String(200), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
     )
+    # The answer being written in this session, if any, and until when its claim holds: one
+    # answer at a time per session, across every worker process sharing the database.
+    active_message_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    active_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     messages: Mapped[list[ChatMessage]] = relationship(
         back_populates="session", cascade="all, delete-orphan", passive_deletes=True

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from app.memory.database import Database
 from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus, utcnow
+
+if TYPE_CHECKING:  # cache.py builds on HistoryMessage below
+    from app.memory.cache import WindowCache
+
+logger = logging.getLogger(__name__)
 
 INTERRUPTED_MARKER = " [answer interrupted]"
 
@@ -34,36 +41,101 @@ class TurnOutcome:
     latency_ms: int
 
 
+class ClaimResult:
+    """How a claim on a session went."""
+
+    CLAIMED = "claimed"
+    BUSY = "busy"
+    MISSING = "missing"
+
+
 class ConversationStore(Protocol):
     """Port for the conversation memory; SQL is the one implementation so far."""
 
     async def session_exists(self, session_id: uuid.UUID) -> bool: ...
 
+    async def claim(self, session_id: uuid.UUID, message_id: uuid.UUID, until: datetime) -> str: ...
+
+    async def release(self, session_id: uuid.UUID, message_id: uuid.UUID) -> None: ...
+
     async def history(self, session_id: uuid.UUID, limit: int) -> list[HistoryMessage]: ...
 
     async def begin_turn(
-        self, session_id: uuid.UUID, assistant_message_id: uuid.UUID, query: str
+        self,
+        session_id: uuid.UUID,
+        assistant_message_id: uuid.UUID,
+        query: str,
+        claim_until: datetime,
     ) -> None: ...
 
-    async def finish_turn(self, assistant_message_id: uuid.UUID, outcome: TurnOutcome) -> None: ...
+    async def finish_turn(
+        self, session_id: uuid.UUID, assistant_message_id: uuid.UUID, outcome: TurnOutcome
+    ) -> None: ...
 
     async def messages(self, session_id: uuid.UUID) -> list[ChatMessage]: ...
 
 
 class SqlConversationStore:
-    """Sessions and messages in SQLite or PostgreSQL through SQLAlchemy async."""
+    """Sessions and messages in SQLite or PostgreSQL, with each session's recent window cached.
 
-    def __init__(self, database: Database) -> None:
+    Writes go to the database first, then to the cache (write-through); reads of the window try
+    the cache and fall back to the database.
+    """
+
+    def __init__(self, database: Database, cache: WindowCache, window_messages: int) -> None:
         self._database = database
+        self._cache = cache
+        self._window_messages = window_messages
 
     async def session_exists(self, session_id: uuid.UUID) -> bool:
         async with self._database.session() as db:
             return await db.get(ChatSession, session_id) is not None
 
+    async def claim(self, session_id: uuid.UUID, message_id: uuid.UUID, until: datetime) -> str:
+        """Reserve the session for one answer: an atomic compare-and-set in the database.
+
+        A claim whose time has passed (its process died mid-answer) may be taken over.
+        """
+        now = utcnow()
+        async with self._database.session() as db:
+            result = await db.execute(
+                update(ChatSession)
+                .where(
+                    ChatSession.id == session_id,
+                    or_(ChatSession.active_message_id.is_(None), ChatSession.active_until < now),
+                )
+                .values(active_message_id=message_id, active_until=until)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                return ClaimResult.CLAIMED
+            exists = await db.get(ChatSession, session_id) is not None
+        return ClaimResult.BUSY if exists else ClaimResult.MISSING
+
+    async def release(self, session_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        """Give the session back, if this answer still holds it."""
+        async with self._database.session() as db:
+            await db.execute(
+                update(ChatSession)
+                .where(ChatSession.id == session_id, ChatSession.active_message_id == message_id)
+                .values(active_message_id=None, active_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
     async def history(self, session_id: uuid.UUID, limit: int) -> list[HistoryMessage]:
         """The last `limit` finished messages, oldest first; interrupted answers are marked."""
         if limit == 0:
             return []
+        cached = await self._cache.get(session_id)
+        if cached is not None and (len(cached) >= limit or len(cached) < self._window_messages):
+            return cached[-limit:]
+        window = await self._window_from_database(session_id, max(limit, self._window_messages))
+        await self._cache.put(session_id, window)
+        return window[-limit:]
+
+    async def _window_from_database(
+        self, session_id: uuid.UUID, limit: int
+    ) -> list[HistoryMessage]:
         query = (
             select(ChatMessage)
             .where(
@@ -80,13 +152,25 @@ class SqlConversationStore:
         return [_as_history(row) for row in rows if row.content]
 
     async def begin_turn(
-        self, session_id: uuid.UUID, assistant_message_id: uuid.UUID, query: str
+        self,
+        session_id: uuid.UUID,
+        assistant_message_id: uuid.UUID,
+        query: str,
+        claim_until: datetime,
     ) -> None:
-        """Store the question and a placeholder answer, creating the session on its first turn."""
+        """Store the question and a placeholder answer, creating the session on its first turn.
+
+        A new session is created already claimed by this answer.
+        """
         async with self._database.session() as db:
             session = await db.get(ChatSession, session_id)
             if session is None:
-                session = ChatSession(id=session_id, title=_title_from(query))
+                session = ChatSession(
+                    id=session_id,
+                    title=_title_from(query),
+                    active_message_id=assistant_message_id,
+                    active_until=claim_until,
+                )
                 db.add(session)
                 await db.flush()
             last_seq = await db.scalar(
@@ -111,9 +195,16 @@ class SqlConversationStore:
             )
             db.add_all([user, assistant])
             session.updated_at = utcnow()
+        # The cached window no longer ends where the conversation does.
+        await self._cache.invalidate(session_id)
 
-    async def finish_turn(self, assistant_message_id: uuid.UUID, outcome: TurnOutcome) -> None:
-        """Write how the answer ended. Only a message still streaming is updated: exactly once."""
+    async def finish_turn(
+        self, session_id: uuid.UUID, assistant_message_id: uuid.UUID, outcome: TurnOutcome
+    ) -> None:
+        """Write how the answer ended and free the session.
+
+        Only a message still streaming is updated, so the answer is saved exactly once.
+        """
         async with self._database.session() as db:
             await db.execute(
                 update(ChatMessage)
@@ -131,6 +222,17 @@ class SqlConversationStore:
                     completed_at=utcnow(),
                 )
             )
+            await db.execute(
+                update(ChatSession)
+                .where(
+                    ChatSession.id == session_id,
+                    ChatSession.active_message_id == assistant_message_id,
+                )
+                .values(active_message_id=None, active_until=None, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        window = await self._window_from_database(session_id, self._window_messages)
+        await self._cache.put(session_id, window)
 
     async def messages(self, session_id: uuid.UUID) -> list[ChatMessage]:
         """Every message of a session, in order."""

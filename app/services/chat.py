@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import anyio
 from llama_index.core.base.llms.types import ChatMessage
@@ -15,9 +18,16 @@ from llama_index.core.base.llms.types import MessageRole as LlamaRole
 from llama_index.core.workflow import WorkflowTimeoutError
 from workflows.handler import WorkflowHandler
 
-from app.errors import AnswerTimeout, CitestreamError, InvalidInput, NotFound, StorageFailure
-from app.memory.models import MessageRole, MessageStatus
-from app.memory.store import ConversationStore, HistoryMessage, TurnOutcome
+from app.errors import (
+    AnswerTimeout,
+    CitestreamError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StorageFailure,
+)
+from app.memory.models import MessageRole, MessageStatus, utcnow
+from app.memory.store import ClaimResult, ConversationStore, HistoryMessage, TurnOutcome
 from app.metrics import Metrics
 from app.services.chat_events import (
     AnswerDelta,
@@ -90,7 +100,10 @@ class ChatService:
         self._settings = settings
 
     async def prepare(self, query: str, session_id: uuid.UUID | None) -> PreparedTurn:
-        """Check the question and load the conversation; raises before any stream opens."""
+        """Check the question, reserve the session and load its history, before any stream opens.
+
+        A session that is still answering another question is a conflict: one answer at a time.
+        """
         text = query.strip()
         if not text:
             raise InvalidInput("The query is empty.", field_name="query")
@@ -102,10 +115,30 @@ class ChatService:
             )
         if session_id is None:
             return PreparedTurn(query=text, session_id=uuid.uuid4(), history=[])
-        if not await self._store.session_exists(session_id):
+        message_id = uuid.uuid4()
+        claim = await self._store.claim(session_id, message_id, self._claim_deadline())
+        if claim == ClaimResult.MISSING:
             raise NotFound(f"There is no session {session_id}.")
-        history = await self._store.history(session_id, self._settings.history_messages)
-        return PreparedTurn(query=text, session_id=session_id, history=history)
+        if claim == ClaimResult.BUSY:
+            raise Conflict(
+                f"Session {session_id} is still answering a question; "
+                "wait for that answer to end (or close its stream), then ask again."
+            )
+        try:
+            history = await self._store.history(session_id, self._settings.history_messages)
+        except BaseException:
+            await self._store.release(session_id, message_id)
+            raise
+        return PreparedTurn(
+            query=text,
+            session_id=session_id,
+            history=fit_to_tokens(history, self._settings.history_tokens),
+            message_id=message_id,
+        )
+
+    def _claim_deadline(self) -> datetime:
+        # Long enough for any answer; a claim left by a dead process expires after it.
+        return utcnow() + timedelta(seconds=self._settings.answer_timeout_s + 30)
 
     async def stream(self, turn: PreparedTurn) -> AsyncGenerator[ChatEvent, None]:
         """Answer the turn as events: started, deltas, then sources or a failure.
@@ -115,9 +148,13 @@ class ChatService:
         """
         try:
             with anyio.CancelScope(shield=True):
-                await self._store.begin_turn(turn.session_id, turn.message_id, turn.query)
+                await self._store.begin_turn(
+                    turn.session_id, turn.message_id, turn.query, self._claim_deadline()
+                )
         except Exception:
             logger.exception("Could not store the turn")
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await self._store.release(turn.session_id, turn.message_id)
             yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
             yield AnswerFailed(StorageFailure())
             return
@@ -193,6 +230,7 @@ class ChatService:
                 if not handler.is_done():
                     await handler.cancel_run()
                 await self._store.finish_turn(
+                    turn.session_id,
                     turn.message_id,
                     TurnOutcome(
                         content=progress.text,
@@ -206,6 +244,18 @@ class ChatService:
             finally:
                 self._metrics.active_streams.dec()
                 self._metrics.streams.labels(outcome=outcome).inc()
+
+
+def fit_to_tokens(history: list[HistoryMessage], budget: int) -> list[HistoryMessage]:
+    """The most recent messages whose estimated tokens (4 characters each) fit the budget."""
+    kept: list[HistoryMessage] = []
+    for message in reversed(history):
+        budget -= math.ceil(len(message.content) / 4)
+        if budget < 0:
+            break
+        kept.append(message)
+    kept.reverse()
+    return kept
 
 
 def _as_chat(history: list[HistoryMessage]) -> list[ChatMessage]:

@@ -1,14 +1,25 @@
-"""The schema comes from Alembic, both ways."""
+"""The schema comes from Alembic, both ways, on SQLite and PostgreSQL; a stale schema is refused."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.memory.migrations import downgrade_to_base, upgrade_to_head
+from app.main import create_app
+from app.memory.migrations import (
+    SchemaOutOfDate,
+    alembic_config,
+    downgrade_to_base,
+    ensure_schema_is_current,
+    upgrade_to_head,
+)
+from tests.conftest import MakeSettings
+
+TABLES = {"chat_sessions", "chat_messages"}
 
 
 async def _tables(url: str) -> set[str]:
@@ -19,11 +30,35 @@ async def _tables(url: str) -> set[str]:
     return names - {"alembic_version"}
 
 
-async def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+async def _upgrade_downgrade_upgrade(url: str) -> None:
     await asyncio.to_thread(upgrade_to_head, url)
-    assert await _tables(url) == {"chat_sessions", "chat_messages"}
+    assert await _tables(url) == TABLES
     await asyncio.to_thread(downgrade_to_base, url)
     assert await _tables(url) == set()
     await asyncio.to_thread(upgrade_to_head, url)
-    assert await _tables(url) == {"chat_sessions", "chat_messages"}
+    assert await _tables(url) == TABLES
+    engine = create_async_engine(url)
+    await ensure_schema_is_current(engine)  # at head: no complaint
+    await engine.dispose()
+
+
+async def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
+    await _upgrade_downgrade_upgrade(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+
+
+async def test_postgresql_upgrade_downgrade_upgrade(postgres_url: str) -> None:
+    await _upgrade_downgrade_upgrade(postgres_url)
+
+
+async def test_server_refuses_a_postgresql_schema_that_is_behind(
+    make_settings: MakeSettings, postgres_url: str
+) -> None:
+    from alembic import command
+
+    await asyncio.to_thread(command.upgrade, alembic_config(postgres_url), "0001")
+    settings = make_settings()
+    settings.database.url = postgres_url
+    app = create_app(settings)
+    with pytest.raises(SchemaOutOfDate, match="citestream db upgrade"):
+        async with app.router.lifespan_context(app):
+            pass

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
+from app.memory.cache import LruWindowCache
 from app.memory.database import Database
 from app.memory.migrations import upgrade_to_head
-from app.memory.models import MessageRole, MessageStatus
-from app.memory.store import INTERRUPTED_MARKER, SqlConversationStore, TurnOutcome
+from app.memory.models import MessageRole, MessageStatus, utcnow
+from app.memory.store import INTERRUPTED_MARKER, ClaimResult, SqlConversationStore, TurnOutcome
 from app.settings import DatabaseSettings
 
 
@@ -21,8 +24,11 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlConversationStore]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
     await asyncio.to_thread(upgrade_to_head, url)
     database = Database(DatabaseSettings(url=url))
-    yield SqlConversationStore(database)
+    yield SqlConversationStore(database, LruWindowCache(max_sessions=8, ttl_s=60), 10)
     await database.dispose()
+
+
+LATER = utcnow() + timedelta(minutes=5)
 
 
 def _outcome(content: str, status: MessageStatus) -> TurnOutcome:
@@ -33,9 +39,9 @@ def _outcome(content: str, status: MessageStatus) -> TurnOutcome:
 
 async def test_a_turn_is_finished_exactly_once(store: SqlConversationStore) -> None:
     session_id, answer_id = uuid.uuid4(), uuid.uuid4()
-    await store.begin_turn(session_id, answer_id, "Question?")
-    await store.finish_turn(answer_id, _outcome("Partial", MessageStatus.INTERRUPTED))
-    await store.finish_turn(answer_id, _outcome("Overwritten", MessageStatus.COMPLETE))
+    await store.begin_turn(session_id, answer_id, "Question?", LATER)
+    await store.finish_turn(session_id, answer_id, _outcome("Partial", MessageStatus.INTERRUPTED))
+    await store.finish_turn(session_id, answer_id, _outcome("Again", MessageStatus.COMPLETE))
 
     messages = await store.messages(session_id)
     assert [(m.role, m.content, m.status) for m in messages] == [
@@ -54,9 +60,9 @@ async def test_history_is_the_recent_window_with_interrupted_answers_marked(
         [MessageStatus.COMPLETE, MessageStatus.INTERRUPTED, MessageStatus.ERROR], start=1
     ):
         answer_id = uuid.uuid4()
-        await store.begin_turn(session_id, answer_id, f"Q{number}")
-        await store.finish_turn(answer_id, _outcome(f"A{number}", status))
-    await store.begin_turn(session_id, uuid.uuid4(), "Q4")  # still streaming
+        await store.begin_turn(session_id, answer_id, f"Q{number}", LATER)
+        await store.finish_turn(session_id, answer_id, _outcome(f"A{number}", status))
+    await store.begin_turn(session_id, uuid.uuid4(), "Q4", LATER)  # still streaming
 
     history = await store.history(session_id, limit=10)
     assert [(m.role.value, m.content) for m in history] == [
@@ -70,3 +76,45 @@ async def test_history_is_the_recent_window_with_interrupted_answers_marked(
     recent = await store.history(session_id, limit=3)
     assert [m.content for m in recent] == ["A2" + INTERRUPTED_MARKER, "Q3", "Q4"]
     assert await store.history(session_id, limit=0) == []
+
+
+async def test_a_session_holds_one_answer_at_a_time(store: SqlConversationStore) -> None:
+    session_id, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    assert await store.claim(uuid.uuid4(), first, LATER) == ClaimResult.MISSING
+    await store.begin_turn(session_id, first, "Q1", LATER)  # a new session starts claimed
+    assert await store.claim(session_id, second, LATER) == ClaimResult.BUSY
+    await store.finish_turn(session_id, first, _outcome("A1", MessageStatus.COMPLETE))
+    assert await store.claim(session_id, second, LATER) == ClaimResult.CLAIMED
+    assert await store.claim(session_id, first, LATER) == ClaimResult.BUSY
+    await store.release(session_id, first)  # not the holder: changes nothing
+    assert await store.claim(session_id, first, LATER) == ClaimResult.BUSY
+    await store.release(session_id, second)
+    assert await store.claim(session_id, first, LATER) == ClaimResult.CLAIMED
+
+
+async def test_a_claim_left_by_a_dead_worker_expires(store: SqlConversationStore) -> None:
+    session_id, dead, alive = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await store.begin_turn(session_id, dead, "Q1", utcnow() - timedelta(seconds=1))
+    assert await store.claim(session_id, alive, LATER) == ClaimResult.CLAIMED
+
+
+async def test_history_is_served_from_the_cache_and_kept_current(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cached.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    database = Database(DatabaseSettings(url=url))
+    cache = LruWindowCache(max_sessions=8, ttl_s=60)
+    store = SqlConversationStore(database, cache, 10)
+    session_id, answer_id = uuid.uuid4(), uuid.uuid4()
+    await store.begin_turn(session_id, answer_id, "Q1", LATER)
+    assert await cache.get(session_id) is None  # a new turn invalidates the window
+    await store.finish_turn(session_id, answer_id, _outcome("A1", MessageStatus.COMPLETE))
+    cached = await cache.get(session_id)  # write-through: the finished turn is cached
+    assert cached is not None
+    assert [m.content for m in cached] == ["Q1", "A1"]
+    await database.dispose()
+    (tmp_path / "cached.db").unlink()  # the database is gone; the window comes from the cache
+    assert [m.content for m in await store.history(session_id, 10)] == ["Q1", "A1"]
+    await cache.invalidate(session_id)
+    with pytest.raises(OperationalError):  # proof that a miss would have needed the database
+        await store.history(session_id, 10)
+    await database.dispose()

@@ -64,7 +64,16 @@ async def serve(
     app = create_app(settings, container)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+
+    async def run() -> None:
+        # uvicorn exits with SystemExit when start-up fails; as a plain error it stays this
+        # test's failure instead of unwinding pytest itself.
+        try:
+            await server.serve()
+        except SystemExit as exit_:
+            raise RuntimeError(f"uvicorn exited ({exit_.code}) during start-up") from None
+
+    task = asyncio.create_task(run())
     try:
         while not server.started:
             if task.done():
