@@ -1,0 +1,56 @@
+"""Sessions endpoints: browse, rename and delete stored conversations."""
+
+import uuid
+from typing import Annotated, Any
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import APIRouter, Depends, Query
+
+from app.api.problems import PROBLEM_JSON
+from app.api.session_schemas import SessionDetail, SessionPage, SessionRename, SessionSummary
+from app.container import Container
+from app.services.sessions import MAX_PAGE_SIZE, SessionService
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+
+SessionServiceDep = Annotated[SessionService, Depends(Provide[Container.session_service])]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, description="How many items to skip.")]
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such session.", "content": {PROBLEM_JSON: {}}}
+}
+
+
+@router.get("", response_model=SessionPage)
+@inject
+async def list_sessions(
+    service: SessionServiceDep, limit: Limit = 20, offset: Offset = 0
+) -> SessionPage:
+    """List conversations, most recently active first."""
+    return SessionPage.model_validate(await service.list_sessions(limit, offset))
+
+
+@router.get("/{session_id}", response_model=SessionDetail, responses=_NOT_FOUND)
+@inject
+async def get_session(
+    session_id: uuid.UUID, service: SessionServiceDep, limit: Limit = 50, offset: Offset = 0
+) -> SessionDetail:
+    """Show a conversation with a page of its messages, in order."""
+    return SessionDetail.model_validate(await service.get(session_id, limit, offset))
+
+
+@router.patch("/{session_id}", response_model=SessionSummary, responses=_NOT_FOUND)
+@inject
+async def rename_session(
+    session_id: uuid.UUID, request: SessionRename, service: SessionServiceDep
+) -> SessionSummary:
+    """Rename a conversation."""
+    return SessionSummary.model_validate(await service.rename(session_id, request.title))
+
+
+@router.delete("/{session_id}", status_code=204, responses=_NOT_FOUND)
+@inject
+async def delete_session(session_id: uuid.UUID, service: SessionServiceDep) -> None:
+    """Delete a conversation and all its messages."""
+    await service.delete(session_id)

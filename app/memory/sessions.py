@@ -1,0 +1,165 @@
+"""Stored conversations as a browsable list: pages of sessions and of their messages."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.memory.database import Database
+from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One window of a longer, ordered list."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A session as a list shows it."""
+
+    id: uuid.UUID
+    title: str | None
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One stored message."""
+
+    id: uuid.UUID
+    role: MessageRole
+    content: str
+    status: MessageStatus
+    sources: list[dict[str, Any]] | None
+    error_code: str | None
+    token_count: int | None
+    latency_ms: int | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+# Correlated, so a page of sessions counts only its own messages (served by the
+# (session_id, seq) unique index) rather than grouping the whole messages table.
+_MESSAGE_COUNT = (
+    select(func.count(ChatMessage.id))
+    .where(ChatMessage.session_id == ChatSession.id)
+    .correlate(ChatSession)
+    .scalar_subquery()
+)
+
+
+class SessionRepository:
+    """Reads, renames and deletes sessions in SQLite or PostgreSQL."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def list_sessions(self, limit: int, offset: int) -> Page[SessionRow]:
+        """Sessions, most recently active first; ties broken by id so pages never overlap."""
+        query = (
+            select(ChatSession, _MESSAGE_COUNT)
+            .order_by(ChatSession.updated_at.desc(), ChatSession.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self._database.session() as db:
+            total = await db.scalar(select(func.count()).select_from(ChatSession))
+            rows = (await db.execute(query)).tuples().all()
+        items = [_session_row(session, count) for session, count in rows]
+        return Page(items=items, total=total or 0, limit=limit, offset=offset)
+
+    async def get(self, session_id: uuid.UUID) -> SessionRow | None:
+        """One session, or None when there is no such session."""
+        async with self._database.session() as db:
+            return await _get(db, session_id)
+
+    async def list_messages(
+        self, session_id: uuid.UUID, limit: int, offset: int
+    ) -> Page[MessageRow]:
+        """A session's messages in conversation order."""
+        query = (
+            select(ChatMessage)
+            .where(ChatMessage.session_id == session_id)
+            .order_by(ChatMessage.seq)
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self._database.session() as db:
+            total = await db.scalar(
+                select(func.count(ChatMessage.id)).where(ChatMessage.session_id == session_id)
+            )
+            messages = (await db.scalars(query)).all()
+        items = [_message_row(message) for message in messages]
+        return Page(items=items, total=total or 0, limit=limit, offset=offset)
+
+    async def rename(self, session_id: uuid.UUID, title: str) -> SessionRow | None:
+        """Set a session's title; None when there is no such session."""
+        async with self._database.session() as db:
+            session = await db.get(ChatSession, session_id)
+            if session is None:
+                return None
+            session.title = title
+            await db.flush()
+            return await _get(db, session_id)
+
+    async def delete(self, session_id: uuid.UUID) -> bool:
+        """Delete a session; its messages go with it (ON DELETE CASCADE). False if unknown."""
+        async with self._database.session() as db:
+            deleted = await db.scalar(
+                delete(ChatSession).where(ChatSession.id == session_id).returning(ChatSession.id)
+            )
+        return deleted is not None
+
+
+async def _get(db: AsyncSession, session_id: uuid.UUID) -> SessionRow | None:
+    row = (
+        (await db.execute(select(ChatSession, _MESSAGE_COUNT).where(ChatSession.id == session_id)))
+        .tuples()
+        .one_or_none()
+    )
+    return None if row is None else _session_row(*row)
+
+
+def _session_row(session: ChatSession, message_count: int) -> SessionRow:
+    return SessionRow(
+        id=session.id,
+        title=session.title,
+        created_at=_utc(session.created_at),
+        updated_at=_utc(session.updated_at),
+        message_count=message_count,
+    )
+
+
+def _message_row(message: ChatMessage) -> MessageRow:
+    return MessageRow(
+        id=message.id,
+        role=message.role,
+        content=message.content,
+        status=message.status,
+        sources=message.sources,
+        error_code=message.error_code,
+        token_count=message.token_count,
+        latency_ms=message.latency_ms,
+        created_at=_utc(message.created_at),
+        completed_at=None if message.completed_at is None else _utc(message.completed_at),
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; every one we store is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
