@@ -38,5 +38,6 @@ browser:
 			&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "note: Chromium not installed; the browser test will skip"
 
-bench: install  ## Measure time to first token and stop latency (prints numbers)
+bench: install  ## Measure time to first token, stop latency and history loading (prints numbers)
 	$(UV) run python -m bench.streaming
+	$(UV) run python -m bench.history

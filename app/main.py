@@ -71,6 +71,11 @@ async def _start(container: Container, settings: Settings) -> None:
     llm = container.llm()
     if isinstance(llm, LlamaCppLLM):
         await llm.load()
+    if not settings.redis.url:
+        logger.info(
+            "Conversation cache: in-process LRU, right for one worker. Running several workers? "
+            "Set CITESTREAM_REDIS__URL so they share one cache."
+        )
     logger.info(
         "Citestream ready: %d documents, LLM provider %s",
         container.knowledge_base().document_count,

@@ -9,7 +9,9 @@ from dependency_injector import providers
 from httpx_sse import aconnect_sse
 
 from app.container import Container
-from app.memory.models import MessageStatus
+from app.memory.models import MessageRole, MessageStatus
+from app.memory.store import HistoryMessage
+from app.services.chat import fit_to_tokens
 from tests.conftest import MakeSettings
 from tests.support.llms import BrokenLLM
 from tests.support.server import LiveServer, serve
@@ -106,3 +108,15 @@ async def test_an_answer_over_the_time_limit_ends_with_a_timeout_event(
     assert 1 <= len([e for e in events if e.event == "message"]) < 64
     assert outcome == 1
     assert produced < 64
+
+
+def test_history_window_keeps_the_most_recent_messages_that_fit_the_token_budget() -> None:
+    history = [
+        HistoryMessage(MessageRole.USER, "a" * 400),  # ~100 tokens
+        HistoryMessage(MessageRole.ASSISTANT, "b" * 40),  # ~10 tokens
+        HistoryMessage(MessageRole.USER, "c" * 40),
+    ]
+    assert fit_to_tokens(history, 1000) == history
+    assert fit_to_tokens(history, 20) == history[1:]
+    assert fit_to_tokens(history, 19) == history[2:]
+    assert fit_to_tokens(history, 0) == []
