@@ -5,6 +5,10 @@
 #
 # At start the container ingests docs/ (Citestream's own documentation) into the index under
 # /data, then serves the API on port 8000. See docs/operations.md.
+#
+# With the default SQLite database the server creates and upgrades its schema itself. Pointed at
+# PostgreSQL (CITESTREAM_DATABASE__URL), it does not: run `citestream db upgrade` first, as the
+# command in docker-compose.yml does, or the server refuses to start on an out-of-date schema.
 
 FROM python:3.11-slim
 
@@ -59,4 +63,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 
 # Ingest, then serve. Re-ingesting at every start is cheap: unchanged files are skipped.
+# docker-compose.yml replaces this command with one that runs `citestream db upgrade` first.
 CMD ["sh", "-c", "citestream ingest docs && exec citestream serve"]
