@@ -60,10 +60,12 @@ class RedisSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     """How passages are found in the knowledge base."""
 
-    top_k: int = Field(default=4, ge=1, le=50)
-    chunk_size: int = Field(default=512, ge=64)
-    chunk_overlap: int = Field(default=64, ge=0)
-    citation_chunk_size: int = Field(default=512, ge=64)
+    # Small by default: the answer prompt holds up to top_k x chunk_size tokens, and the embedded
+    # model reads a prompt at a few hundred tokens per second on a laptop CPU.
+    top_k: int = Field(default=3, ge=1, le=50)
+    chunk_size: int = Field(default=256, ge=64)
+    chunk_overlap: int = Field(default=32, ge=0)
+    citation_chunk_size: int = Field(default=256, ge=64)
 
 
 class ChatSettings(BaseModel):

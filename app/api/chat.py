@@ -10,6 +10,7 @@ from sse_starlette import EventSourceResponse
 
 from app.api.schemas import ChatAnswer, ChatRequest
 from app.api.streaming import (
+    ANSWER_ERRORS,
     STREAM_RESPONSES,
     to_plain_text,
     to_server_sent_events,
@@ -77,7 +78,7 @@ async def stream_chat_for_event_source(
     return _event_stream(service, turn, settings)
 
 
-@router.post("", response_model=ChatAnswer)
+@router.post("", response_model=ChatAnswer, responses=ANSWER_ERRORS)
 @inject
 async def chat(request: ChatRequest, service: ChatServiceDep) -> ChatAnswer:
     """Answer a question in one JSON response."""

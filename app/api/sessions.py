@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated, Any
 
 from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from app.api.problems import PROBLEM_JSON
 from app.api.session_schemas import SessionDetail, SessionPage, SessionRename, SessionSummary
@@ -49,8 +49,14 @@ async def rename_session(
     return SessionSummary.model_validate(await service.rename(session_id, request.title))
 
 
-@router.delete("/{session_id}", status_code=204, responses=_NOT_FOUND)
+@router.delete(
+    "/{session_id}",
+    status_code=204,
+    response_class=Response,
+    responses={**_NOT_FOUND, 409: {"description": "The session is answering (problem+json)."}},
+)
 @inject
-async def delete_session(session_id: uuid.UUID, service: SessionServiceDep) -> None:
+async def delete_session(session_id: uuid.UUID, service: SessionServiceDep) -> Response:
     """Delete a conversation and all its messages."""
     await service.delete(session_id)
+    return Response(status_code=204)

@@ -111,9 +111,17 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
     404: {"description": "The session does not exist (problem+json)."},
+    409: {"description": "The session is still answering another question (problem+json)."},
     422: {
         "description": "Invalid input (problem+json): blank or too long query, bad JSON, bad id."
     },
+}
+
+ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
+    **{code: STREAM_RESPONSES[code] for code in (404, 409, 422)},
+    502: {"description": "The language model failed (problem+json, code llm_error)."},
+    503: {"description": "Retrieval or storage failed (problem+json)."},
+    504: {"description": "The answer took longer than the limit (problem+json, code timeout)."},
 }
 
 EVENT_SCHEMAS = (MetaData, MessageData, ErrorData, Source)

@@ -55,9 +55,24 @@ async def ensure_schema_is_current(engine: AsyncEngine) -> None:
         current = await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
-    head = head_revision(str(engine.url))
-    if current != head:
-        raise SchemaOutOfDate(current, head)
+    url = engine.url.render_as_string(hide_password=False)
+    head = head_revision(url)
+    if current == head:
+        return
+    known = {
+        script.revision
+        for script in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()
+    }
+    if current is not None and current not in known:
+        raise CitestreamError(
+            f"The database schema is at revision {current}, which this version of Citestream "
+            f"does not know (it ships up to {head}): the database was upgraded by a newer "
+            "release. Run that release, or restore a matching backup.",
+            "schema_too_new",
+            503,
+            "Schema newer than the code",
+        )
+    raise SchemaOutOfDate(current, head)
 
 
 def downgrade_to_base(database_url: str) -> None:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.memory.database import Database
-from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus
+from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus, utcnow
 
 T = TypeVar("T")
 
@@ -117,13 +117,25 @@ class SessionRepository:
             await db.flush()
             return await _get(db, session_id)
 
-    async def delete(self, session_id: uuid.UUID) -> bool:
-        """Delete a session; its messages go with it (ON DELETE CASCADE). False if unknown."""
+    async def delete(self, session_id: uuid.UUID) -> str:
+        """Delete a session unless it is answering; its messages go with it (ON DELETE CASCADE).
+
+        Returns "deleted", "busy" (an answer holds the session) or "missing".
+        """
+        now = utcnow()
         async with self._database.session() as db:
             deleted = await db.scalar(
-                delete(ChatSession).where(ChatSession.id == session_id).returning(ChatSession.id)
+                delete(ChatSession)
+                .where(
+                    ChatSession.id == session_id,
+                    or_(ChatSession.active_message_id.is_(None), ChatSession.active_until < now),
+                )
+                .returning(ChatSession.id)
             )
-        return deleted is not None
+            if deleted is not None:
+                return "deleted"
+            exists = await db.get(ChatSession, session_id) is not None
+        return "busy" if exists else "missing"
 
 
 async def _get(db: AsyncSession, session_id: uuid.UUID) -> SessionRow | None:

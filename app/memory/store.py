@@ -164,6 +164,8 @@ class SqlConversationStore:
         """
         async with self._database.session() as db:
             session = await db.get(ChatSession, session_id)
+            if session is not None and session.active_message_id == assistant_message_id:
+                session.active_until = claim_until  # the reservation now covers the answer
             if session is None:
                 session = ChatSession(
                     id=session_id,
@@ -222,6 +224,11 @@ class SqlConversationStore:
                     completed_at=utcnow(),
                 )
             )
+        # Cache the new window while this answer still holds the session: written after the
+        # release, it could land after the next turn's newer window and replace it.
+        window = await self._window_from_database(session_id, self._window_messages)
+        await self._cache.put(session_id, window)
+        async with self._database.session() as db:
             await db.execute(
                 update(ChatSession)
                 .where(
@@ -231,8 +238,6 @@ class SqlConversationStore:
                 .values(active_message_id=None, active_until=None, updated_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-        window = await self._window_from_database(session_id, self._window_messages)
-        await self._cache.put(session_id, window)
 
     async def messages(self, session_id: uuid.UUID) -> list[ChatMessage]:
         """Every message of a session, in order."""

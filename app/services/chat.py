@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 # Bound on the shielded clean-up after a disconnect: stopping the run and saving the turn.
 _CLEANUP_TIMEOUT_S = 10.0
+# How long a session stays reserved between the request and the start of its answer.
+RESERVATION_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,11 @@ class ChatService:
         if session_id is None:
             return PreparedTurn(query=text, session_id=uuid.uuid4(), history=[])
         message_id = uuid.uuid4()
-        claim = await self._store.claim(session_id, message_id, self._claim_deadline())
+        # A short reservation: if the stream never starts (the client left before reading it),
+        # the session frees itself soon. begin_turn extends it for the whole answer.
+        claim = await self._store.claim(
+            session_id, message_id, utcnow() + timedelta(seconds=RESERVATION_S)
+        )
         if claim == ClaimResult.MISSING:
             raise NotFound(f"There is no session {session_id}.")
         if claim == ClaimResult.BUSY:
@@ -255,6 +261,9 @@ def fit_to_tokens(history: list[HistoryMessage], budget: int) -> list[HistoryMes
             break
         kept.append(message)
     kept.reverse()
+    # An answer whose question did not fit would read as coming from nowhere.
+    while kept and kept[0].role == MessageRole.ASSISTANT:
+        kept.pop(0)
     return kept
 
 

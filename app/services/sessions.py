@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.memory.sessions import MessageRow, Page, SessionRepository, SessionRow
 
 MAX_PAGE_SIZE = 100
@@ -66,8 +66,13 @@ class SessionService:
 
     async def delete(self, session_id: uuid.UUID) -> None:
         """Delete a session and its messages, and forget its cached conversation window."""
-        if not await self._repository.delete(session_id):
+        outcome = await self._repository.delete(session_id)
+        if outcome == "missing":
             raise _not_found(session_id)
+        if outcome == "busy":
+            raise Conflict(
+                f"Session {session_id} is answering a question; delete it once the answer ends."
+            )
         # After the delete, so a concurrent reader cannot refill the cache from the old rows.
         if self._cache is not None:
             await self._cache.invalidate(session_id)

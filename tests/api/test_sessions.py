@@ -316,3 +316,21 @@ async def test_openapi_documents_the_sessions_api(make_settings: MakeSettings) -
     assert "404" in item["delete"]["responses"]
     for name in ("SessionPage", "SessionDetail", "SessionMessage", "SessionRename"):
         assert name in schema["components"]["schemas"]
+
+
+async def test_a_session_that_is_answering_cannot_be_deleted(make_settings: MakeSettings) -> None:
+    settings = make_settings(llm={"fake_tokens": 40, "fake_delay_ms": 20})
+    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+        async with client.stream(
+            "POST", "/api/chat/stream", json={"query": QUESTIONS[0]}
+        ) as response:
+            session = response.headers["x-session-id"]
+            lines = response.aiter_lines()
+            while "event: message" not in await anext(lines):
+                pass  # the answer is being written
+            _assert_problem(await client.delete(f"/api/sessions/{session}"), 409, "conflict")
+            async for _ in lines:
+                pass
+        await server.wait_for_metric("citestream_active_streams", 0)
+        assert (await client.delete(f"/api/sessions/{session}")).status_code == 204
+        assert await _stored_rows(server, session) == (0, 0)

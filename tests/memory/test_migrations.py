@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.errors import CitestreamError
 from app.main import create_app
 from app.memory.migrations import (
     SchemaOutOfDate,
@@ -60,5 +61,19 @@ async def test_server_refuses_a_postgresql_schema_that_is_behind(
     settings.database.url = postgres_url
     app = create_app(settings)
     with pytest.raises(SchemaOutOfDate, match="citestream db upgrade"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+async def test_server_refuses_a_schema_newer_than_the_code(make_settings: MakeSettings) -> None:
+    settings = make_settings()
+    await asyncio.to_thread(upgrade_to_head, settings.database.url)
+    engine = create_async_engine(settings.database.url)
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    await engine.dispose()
+    settings.database.auto_migrate = False
+    app = create_app(settings)
+    with pytest.raises(CitestreamError, match="does not know"):
         async with app.router.lifespan_context(app):
             pass

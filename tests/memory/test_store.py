@@ -118,3 +118,14 @@ async def test_history_is_served_from_the_cache_and_kept_current(tmp_path: Path)
     with pytest.raises(OperationalError):  # proof that a miss would have needed the database
         await store.history(session_id, 10)
     await database.dispose()
+
+
+async def test_starting_the_answer_extends_a_short_reservation(store: SqlConversationStore) -> None:
+    session_id, first, second, third = (uuid.uuid4() for _ in range(4))
+    await store.begin_turn(session_id, first, "Q1", LATER)
+    await store.finish_turn(session_id, first, _outcome("A1", MessageStatus.COMPLETE))
+    soon = utcnow() + timedelta(seconds=0.3)
+    assert await store.claim(session_id, second, soon) == ClaimResult.CLAIMED
+    await store.begin_turn(session_id, second, "Q2", LATER)
+    await asyncio.sleep(0.4)  # past the reservation, within the answer's claim
+    assert await store.claim(session_id, third, LATER) == ClaimResult.BUSY

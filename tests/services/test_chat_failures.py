@@ -117,6 +117,6 @@ def test_history_window_keeps_the_most_recent_messages_that_fit_the_token_budget
         HistoryMessage(MessageRole.USER, "c" * 40),
     ]
     assert fit_to_tokens(history, 1000) == history
-    assert fit_to_tokens(history, 20) == history[1:]
+    assert fit_to_tokens(history, 20) == history[2:]  # never an answer without its question
     assert fit_to_tokens(history, 19) == history[2:]
     assert fit_to_tokens(history, 0) == []
