@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
     Enum,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    or_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -62,6 +64,11 @@ class ChatSession(Base):
     messages: Mapped[list[ChatMessage]] = relationship(
         back_populates="session", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @classmethod
+    def free_at(cls, now: datetime) -> ColumnElement[bool]:
+        """SQL: no answer holds the session, or the claim on it has run out."""
+        return or_(cls.active_message_id.is_(None), cls.active_until < now)
 
 
 class ChatMessage(Base):

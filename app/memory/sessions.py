@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.memory.database import Database
@@ -128,7 +128,7 @@ class SessionRepository:
                 delete(ChatSession)
                 .where(
                     ChatSession.id == session_id,
-                    or_(ChatSession.active_message_id.is_(None), ChatSession.active_until < now),
+                    ChatSession.free_at(now),
                 )
                 .returning(ChatSession.id)
             )

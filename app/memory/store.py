@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 
 from app.memory.database import Database
 from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus, utcnow
@@ -102,7 +102,7 @@ class SqlConversationStore:
                 update(ChatSession)
                 .where(
                     ChatSession.id == session_id,
-                    or_(ChatSession.active_message_id.is_(None), ChatSession.active_until < now),
+                    ChatSession.free_at(now),
                 )
                 .values(active_message_id=message_id, active_until=until)
                 .execution_options(synchronize_session=False)
