@@ -31,11 +31,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await _start(container, settings)
         try:
+            await _start(container, settings)
             yield
         finally:
-            await _stop(container)
+            await _stop(container)  # also after a failed start: release what was opened
 
     # FastAPIOffline serves Swagger UI and ReDoc from the package, not a CDN: /docs works offline.
     app = FastAPIOffline(
@@ -84,11 +84,16 @@ async def _start(container: Container, settings: Settings) -> None:
 
 
 async def _stop(container: Container) -> None:
+    # Each resource is released even if another fails to close.
     llm = container.llm()
+    closers = [container.window_cache().aclose, container.database().dispose]
     if isinstance(llm, AsyncStreamingLLM):
-        await llm.aclose()
-    await container.window_cache().aclose()
-    await container.database().dispose()
+        closers.insert(0, llm.aclose)
+    for close in closers:
+        try:
+            await close()
+        except Exception:
+            logger.exception("Could not close %s", close)
     container.unwire()
 
 

@@ -46,6 +46,8 @@ async def _seed(store: SqlConversationStore, session_id: uuid.UUID, messages: in
     later = utcnow() + timedelta(minutes=5)
     for turn in range(messages // 2):
         answer_id = uuid.uuid4()
+        if turn:
+            await store.claim(session_id, answer_id, later)
         await store.begin_turn(session_id, answer_id, f"Question {turn} about streams?", later)
         outcome = TurnOutcome(
             content=f"Answer {turn}: close the connection to stop the stream [1]. " * 4,

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
 
@@ -24,6 +24,7 @@ router = APIRouter(prefix="/api/chat", tags=["chat"])
 
 ChatServiceDep = Annotated[ChatService, Depends(Provide[Container.chat_service])]
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
+SEND_TIMEOUT_S = 30.0
 
 
 def _event_stream(
@@ -33,6 +34,8 @@ def _event_stream(
         to_server_sent_events(service.stream(turn)),
         ping=settings.chat.heartbeat_s,
         headers=turn_headers(turn.session_id, turn.message_id),
+        # A client that vanished without closing its connection must not hold the session.
+        send_timeout=SEND_TIMEOUT_S,
     )
 
 
@@ -72,8 +75,16 @@ async def stream_chat_for_event_source(
     session_id: Annotated[
         uuid.UUID | None, Query(description="Continue this conversation.")
     ] = None,
-) -> EventSourceResponse:
-    """Stream an answer as Server-Sent Events, for the browser's `EventSource`."""
+    last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> EventSourceResponse | Response:
+    """Stream an answer as Server-Sent Events, for the browser's `EventSource`.
+
+    An `EventSource` that lost its connection reconnects by itself with `Last-Event-ID`; that
+    answer was already stored as interrupted, so the reply is 204, which tells the browser to
+    stop reconnecting instead of asking the question again.
+    """
+    if last_event_id is not None:
+        return Response(status_code=204)
     turn = await service.prepare(query, session_id)
     return _event_stream(service, turn, settings)
 

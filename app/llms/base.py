@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -52,7 +53,7 @@ class AsyncStreamingLLM(CustomLLM):
         )
 
     @abstractmethod
-    def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+    def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
         """Yield the answer's text piece by piece; stop producing as soon as the caller stops."""
 
     async def astream_chat(
@@ -60,11 +61,13 @@ class AsyncStreamingLLM(CustomLLM):
     ) -> ChatResponseAsyncGen:
         async def gen() -> ChatResponseAsyncGen:
             text = ""
-            async for delta in self.stream_tokens(messages):
-                text += delta
-                yield ChatResponse(
-                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta
-                )
+            # aclosing: whoever closes this stream stops the model now, not at garbage collection.
+            async with aclosing(self.stream_tokens(messages)) as tokens:
+                async for delta in tokens:
+                    text += delta
+                    yield ChatResponse(
+                        message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta
+                    )
 
         return gen()
 
@@ -79,9 +82,10 @@ class AsyncStreamingLLM(CustomLLM):
 
         async def gen() -> CompletionResponseAsyncGen:
             text = ""
-            async for delta in self.stream_tokens(messages):
-                text += delta
-                yield CompletionResponse(text=text, delta=delta)
+            async with aclosing(self.stream_tokens(messages)) as tokens:
+                async for delta in tokens:
+                    text += delta
+                    yield CompletionResponse(text=text, delta=delta)
 
         return gen()
 

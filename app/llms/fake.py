@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from llama_index.core.base.llms.types import ChatMessage
 
@@ -59,7 +59,7 @@ class FakeStreamingLLM(AsyncStreamingLLM):
     tokens: int = 64
     delay_ms: float = 20.0
 
-    async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+    async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
         prompt = "\n".join(message.content or "" for message in messages)
         # LlamaIndex's citation prompt shows a worked example before the real sources, which it
         # fences with "------": count only the numbered sources inside the last fence.

@@ -8,7 +8,7 @@ import importlib.util
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ class LlamaCppLLM(AsyncStreamingLLM):
         )
         logger.info("Loaded %s", self.model_path)
 
-    async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+    async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | _Finished] = asyncio.Queue()
         stop = threading.Event()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import aclosing
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponseAsyncGen
@@ -31,10 +32,11 @@ class CountingOpenAILike(OpenAILike):
         upstream = await super().astream_chat(messages, **kwargs)
 
         async def counted() -> ChatResponseAsyncGen:
-            async for response in upstream:
-                if response.delta:
-                    self._count_tokens(1)
-                yield response
+            async with aclosing(upstream) as responses:  # closing this closes the HTTP stream
+                async for response in responses:
+                    if response.delta:
+                        self._count_tokens(1)
+                    yield response
 
         return counted()
 

@@ -129,18 +129,9 @@ class RedisWindowCache:
             self._count_error(read=True)
             return None
         self._epoch = int(epoch or 0)
-        if value is None:
-            self._metrics.cache_requests.labels(result="miss").inc()
-            return None
-        entry = json.loads(value)
-        if entry["epoch"] != self._epoch:  # written before an outage: possibly stale
-            self._metrics.cache_requests.labels(result="miss").inc()
-            return None
-        self._metrics.cache_requests.labels(result="hit").inc()
-        return [
-            HistoryMessage(role=MessageRole(m["role"]), content=m["content"])
-            for m in entry["messages"]
-        ]
+        window = _decode(value, self._epoch)
+        self._metrics.cache_requests.labels(result="miss" if window is None else "hit").inc()
+        return window
 
     async def put(self, session_id: uuid.UUID, window: list[HistoryMessage]) -> None:
         if not await self._available():
@@ -219,3 +210,19 @@ def build_window_cache(settings: RedisSettings, metrics: Metrics) -> WindowCache
             settings.url, settings.ttl_s, settings.timeout_s, settings.retry_after_s, metrics
         )
     return LruWindowCache(settings.lru_sessions, settings.ttl_s)
+
+
+def _decode(value: bytes | str | None, epoch: int) -> list[HistoryMessage] | None:
+    """A cached window, or None when absent, written before an outage, or unreadable."""
+    if value is None:
+        return None
+    try:
+        entry = json.loads(value)
+        if entry["epoch"] != epoch:  # written before an outage: possibly stale
+            return None
+        return [
+            HistoryMessage(role=MessageRole(m["role"]), content=m["content"])
+            for m in entry["messages"]
+        ]
+    except (ValueError, KeyError, TypeError):  # another format or version: a miss, not a 500
+        return None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select, update
 
+from app.errors import Conflict
 from app.memory.database import Database
 from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus, utcnow
 
@@ -108,6 +109,17 @@ class SqlConversationStore:
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
+                # Holding the session, any answer still marked streaming was left behind by a
+                # worker that died or could not save it: it ended, interrupted.
+                await db.execute(
+                    update(ChatMessage)
+                    .where(
+                        ChatMessage.session_id == session_id,
+                        ChatMessage.status == MessageStatus.STREAMING,
+                    )
+                    .values(status=MessageStatus.INTERRUPTED, completed_at=now)
+                    .execution_options(synchronize_session=False)
+                )
                 return ClaimResult.CLAIMED
             exists = await db.get(ChatSession, session_id) is not None
         return ClaimResult.BUSY if exists else ClaimResult.MISSING
@@ -164,8 +176,22 @@ class SqlConversationStore:
         """
         async with self._database.session() as db:
             session = await db.get(ChatSession, session_id)
-            if session is not None and session.active_message_id == assistant_message_id:
-                session.active_until = claim_until  # the reservation now covers the answer
+            if session is not None:
+                # Still ours? A reservation that ran out may have been taken by another request.
+                held = await db.execute(
+                    update(ChatSession)
+                    .where(
+                        ChatSession.id == session_id,
+                        ChatSession.active_message_id == assistant_message_id,
+                    )
+                    .values(active_until=claim_until)  # the reservation now covers the answer
+                    .execution_options(synchronize_session=False)
+                )
+                if held.rowcount != 1:  # type: ignore[attr-defined]
+                    raise Conflict(
+                        f"Session {session_id} was taken by another question before this "
+                        "answer could start; ask again."
+                    )
             if session is None:
                 session = ChatSession(
                     id=session_id,

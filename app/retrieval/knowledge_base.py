@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +53,7 @@ class KnowledgeBase:
         self._settings = settings
         self._lock = threading.Lock()
         self._bm25: BM25Retriever | None = None
-        self._loaded_version: float | None = None
+        self._loaded_version: tuple[int, int, int] | None = None
         self._document_count = 0
 
     # -- searching -------------------------------------------------------------------------
@@ -70,9 +72,14 @@ class KnowledgeBase:
         """Documents in the index as last loaded."""
         return self._document_count
 
-    def _version(self) -> float | None:
-        marker = self._dir / _MANIFEST
-        return marker.stat().st_mtime if marker.exists() else None
+    def _version(self) -> tuple[int, int, int] | None:
+        # The manifest is replaced atomically by each ingest, so its inode changes every time;
+        # mtime alone can miss two writes within one clock tick.
+        try:
+            marker = (self._dir / _MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return marker.st_ino, marker.st_mtime_ns, marker.st_size
 
     def _reload_if_changed(self) -> None:
         version = self._version()
@@ -81,16 +88,24 @@ class KnowledgeBase:
         with self._lock:
             if version == self._loaded_version:
                 return
-            bm25_dir = self._dir / _BM25_DIR
-            if version is not None and (bm25_dir / "params.index.json").exists():
-                bm25 = BM25Retriever.from_persist_dir(str(bm25_dir), show_progress=False)
-                chunk_count = int(bm25.bm25.scores.get("num_docs", 0))
-                bm25.similarity_top_k = max(1, min(self._settings.top_k, chunk_count))
-                self._bm25 = bm25
-            else:
-                self._bm25 = None
-            self._document_count = len(self._read_manifest())
+            try:
+                bm25 = self._read_bm25() if version is not None else None
+                document_count = len(self._read_manifest())
+            except (OSError, ValueError) as error:
+                # Keep answering from the index already loaded; the next search tries again.
+                logger.warning("The changed index could not be read yet: %s", error)
+                return
+            self._bm25, self._document_count = bm25, document_count
             self._loaded_version = version
+
+    def _read_bm25(self) -> BM25Retriever | None:
+        bm25_dir = self._dir / _BM25_DIR
+        if not (bm25_dir / "params.index.json").exists():
+            return None
+        bm25 = BM25Retriever.from_persist_dir(str(bm25_dir), show_progress=False)
+        chunk_count = int(bm25.bm25.scores.get("num_docs", 0))
+        bm25.similarity_top_k = max(1, min(self._settings.top_k, chunk_count))
+        return bm25
 
     def load(self) -> None:
         """Read the persisted index (at start-up, off the event loop)."""
@@ -142,14 +157,21 @@ class KnowledgeBase:
 
     def _persist(self, manifest: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
-        (self._dir / _NODES).write_text(json.dumps(nodes))
+        _write_atomically(self._dir / _NODES, json.dumps(nodes))
         if nodes:
             chunks = [_node_from_dict(data) for data in nodes.values()]
-            BM25Retriever.from_defaults(nodes=chunks, similarity_top_k=1).persist(
-                str(self._dir / _BM25_DIR)
-            )
+            # Built aside and swapped in, so a server reloading meanwhile never reads half of it.
+            staging = self._dir / f"{_BM25_DIR}.new"
+            shutil.rmtree(staging, ignore_errors=True)
+            BM25Retriever.from_defaults(nodes=chunks, similarity_top_k=1).persist(str(staging))
+            previous = self._dir / f"{_BM25_DIR}.old"
+            shutil.rmtree(previous, ignore_errors=True)
+            if (self._dir / _BM25_DIR).exists():
+                (self._dir / _BM25_DIR).rename(previous)
+            staging.rename(self._dir / _BM25_DIR)
+            shutil.rmtree(previous, ignore_errors=True)
         # The manifest is written last: its change is what tells running servers to reload.
-        (self._dir / _MANIFEST).write_text(json.dumps(manifest, indent=1))
+        _write_atomically(self._dir / _MANIFEST, json.dumps(manifest, indent=1))
 
     def _read_manifest(self) -> dict[str, Any]:
         path = self._dir / _MANIFEST
@@ -158,6 +180,12 @@ class KnowledgeBase:
     def _read_nodes(self) -> dict[str, dict[str, Any]]:
         path = self._dir / _NODES
         return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    staging = path.with_suffix(path.suffix + ".tmp")
+    staging.write_text(text)
+    os.replace(staging, path)
 
 
 def _node_from_dict(data: dict[str, Any]) -> BaseNode:

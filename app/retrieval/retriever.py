@@ -23,8 +23,10 @@ class KnowledgeBaseRetriever(BaseRetriever):
         hits = self._knowledge_base.search(query_bundle.query_str)
         for hit in hits:
             # CitationQueryEngine gives its numbered passages new ids; the chunk's own id rides
-            # along in metadata (which the answer prompt does not show) so citations keep it.
+            # along in metadata, kept out of the prompt, so citations keep it.
             hit.node.metadata[CHUNK_ID_KEY] = hit.node.node_id
+            hit.node.excluded_llm_metadata_keys.append(CHUNK_ID_KEY)
+            hit.node.excluded_embed_metadata_keys.append(CHUNK_ID_KEY)
         return hits
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:

@@ -157,20 +157,22 @@ class ChatService:
                 await self._store.begin_turn(
                     turn.session_id, turn.message_id, turn.query, self._claim_deadline()
                 )
-        except Exception:
-            logger.exception("Could not store the turn")
+        except Exception as error:
+            if not isinstance(error, Conflict):
+                logger.exception("Could not store the turn")
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await self._store.release(turn.session_id, turn.message_id)
             yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
-            yield AnswerFailed(StorageFailure())
+            yield AnswerFailed(error if isinstance(error, Conflict) else StorageFailure())
             return
-        self._metrics.active_streams.inc()
-        handler = self._workflow.run(
-            start_event=ChatRequested(question=turn.query, history=_as_chat(turn.history))
-        )
         progress = _Progress()
         failure: CitestreamError | None = None
+        handler: WorkflowHandler | None = None
+        self._metrics.active_streams.inc()
         try:
+            handler = self._workflow.run(
+                start_event=ChatRequested(question=turn.query, history=_as_chat(turn.history))
+            )
             yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
             async for event in handler.stream_events():
                 if isinstance(event, AnswerTokenProduced):
@@ -196,7 +198,10 @@ class ChatService:
             if failure is not None:
                 progress.status = MessageStatus.ERROR
                 progress.error_code = failure.code
-            await self._finish(handler, turn, progress)
+            saved = await self._finish(handler, turn, progress)
+        if failure is None and not saved:
+            # The user saw the answer, but the conversation does not hold it: say so.
+            failure = StorageFailure("The answer could not be saved to the conversation.")
         if failure is None:
             yield AnswerSources(sources=progress.sources)
         else:
@@ -222,18 +227,22 @@ class ChatService:
         raise CitestreamError("The answer ended without its sources.")
 
     async def _finish(
-        self, handler: WorkflowHandler, turn: PreparedTurn, progress: _Progress
-    ) -> None:
-        # Runs on success, failure and disconnect alike. Shielded: under a cancelled scope every
-        # await would be cancelled again, and an unshielded cancel_run() leaves the model running.
+        self, handler: WorkflowHandler | None, turn: PreparedTurn, progress: _Progress
+    ) -> bool:
+        """Stop the run and save the turn; False when the turn could not be saved.
+
+        Runs on success, failure and disconnect alike. Shielded: under a cancelled scope every
+        await would be cancelled again, and an unshielded cancel_run() leaves the model running.
+        """
         outcome = {
             MessageStatus.COMPLETE: "completed",
             MessageStatus.INTERRUPTED: "cancelled",
             MessageStatus.ERROR: "error",
         }[progress.status]
+        saved = False
         with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP_TIMEOUT_S):
             try:
-                if not handler.is_done():
+                if handler is not None and not handler.is_done():
                     await handler.cancel_run()
                 await self._store.finish_turn(
                     turn.session_id,
@@ -247,9 +256,17 @@ class ChatService:
                         latency_ms=round((time.perf_counter() - turn.received_at) * 1000),
                     ),
                 )
+                saved = True
+            except Exception:
+                logger.exception("Could not save the turn")
+                # Free the session now rather than when the claim runs out; the next claim
+                # marks the unsaved answer as interrupted.
+                with contextlib.suppress(Exception):
+                    await self._store.release(turn.session_id, turn.message_id)
             finally:
                 self._metrics.active_streams.dec()
                 self._metrics.streams.labels(outcome=outcome).inc()
+        return saved
 
 
 def fit_to_tokens(history: list[HistoryMessage], budget: int) -> list[HistoryMessage]:

@@ -9,9 +9,11 @@ task that outlives a disconnect; here every LLM call is awaited inside a step, s
 from __future__ import annotations
 
 import logging
+from contextlib import aclosing
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.llms.generic_utils import messages_to_history_str
+from llama_index.core.base.llms.types import ChatResponseAsyncGen
 from llama_index.core.base.response.schema import AsyncStreamingResponse
 from llama_index.core.chat_engine.condense_question import DEFAULT_PROMPT as CONDENSE_PROMPT
 from llama_index.core.llms import LLM
@@ -56,12 +58,12 @@ class CitationChatWorkflow(Workflow):
             return QuestionCondensed(standalone_question=ev.question)
         ctx.write_event_to_stream(PhaseStarted(phase="condensing"))
         try:
-            tokens = await self._llm.astream(
-                CONDENSE_PROMPT,
+            messages = CONDENSE_PROMPT.format_messages(
+                llm=self._llm,
                 question=ev.question,
                 chat_history=messages_to_history_str(ev.history),
             )
-            condensed = "".join([token async for token in tokens]).strip()
+            condensed = await _first_line_of(await self._llm.astream_chat(messages))
         except CitestreamError:
             raise
         except Exception as error:
@@ -136,6 +138,17 @@ def build_citation_engine(
         response_synthesizer=synthesizer,
         citation_chunk_size=citation_chunk_size,
     )
+
+
+async def _first_line_of(responses: ChatResponseAsyncGen) -> str:
+    """Read the model's rewrite up to its first complete line, then stop the model."""
+    text = ""
+    async with aclosing(responses) as stream:  # closing it stops the model's generation
+        async for response in stream:
+            text += response.delta or ""
+            if "\n" in text.lstrip():
+                break
+    return text.strip()
 
 
 def _standalone(condensed: str, question: str) -> str:

@@ -172,3 +172,17 @@ async def test_health_and_metrics(make_settings: MakeSettings) -> None:
     assert 'citestream_streams_total{outcome="completed"} 1.0' in metrics
     assert "citestream_llm_tokens_total 64.0" in metrics
     assert "citestream_time_to_first_token_seconds_count 1.0" in metrics
+
+
+async def test_an_event_source_reconnecting_is_told_to_stop_not_answered_again(
+    make_settings: MakeSettings,
+) -> None:
+    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.get(
+            "/api/chat/stream",
+            params={"query": "How do I cancel a stream?"},
+            headers={"Last-Event-ID": "7"},
+        )
+        listed = (await client.get("/api/sessions")).json()
+    assert response.status_code == 204  # EventSource stops reconnecting on 204
+    assert listed["total"] == 0  # the question was not asked again

@@ -81,16 +81,34 @@ async def test_two_streams_share_the_model_one_generation_at_a_time(
     make_settings: MakeSettings,
 ) -> None:
     settings = make_settings(llm={"provider": "llamacpp", "max_new_tokens": 16})
+    arrivals: dict[int, list[float]] = {0: [], 1: []}
     async with (
         serve(settings) as server,
         httpx.AsyncClient(base_url=server.url, timeout=120) as client,
     ):
 
-        async def ask() -> list[str]:
+        async def ask(number: int) -> list[str]:
             async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
-                return [sse.event async for sse in source.aiter_sse()]
+                events = []
+                async for sse in source.aiter_sse():
+                    events.append(sse.event)
+                    if sse.event == "message":
+                        arrivals[number].append(time.perf_counter())
+                return events
 
-        first, second = await asyncio.gather(ask(), ask())
-        health = await client.get("/healthz")  # the loop stayed free while the model ran
+        async def probe_while_generating() -> list[float]:
+            await server.wait_for_metric_at_least("citestream_llm_tokens_total", 2)
+            delays = []
+            for _ in range(5):
+                started = time.perf_counter()
+                assert (await client.get("/healthz")).status_code == 200
+                delays.append(time.perf_counter() - started)
+            return delays
+
+        first, second, delays = await asyncio.gather(ask(0), ask(1), probe_while_generating())
     assert first[-1] == second[-1] == "source"
-    assert health.status_code == 200
+    # The event loop stays free while llama.cpp works in its thread.
+    assert max(delays) < 0.5, delays
+    # One generation at a time: one answer's tokens all come before the other's.
+    earlier, later = sorted(arrivals.values(), key=lambda times: times[0])
+    assert earlier[-1] <= later[0]

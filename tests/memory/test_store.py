@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from app.errors import Conflict
 from app.memory.cache import LruWindowCache
 from app.memory.database import Database
 from app.memory.migrations import upgrade_to_head
@@ -29,6 +30,15 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlConversationStore]:
 
 
 LATER = utcnow() + timedelta(minutes=5)
+
+
+async def _ask(
+    store: SqlConversationStore, session_id: uuid.UUID, answer_id: uuid.UUID, question: str
+) -> None:
+    """A turn as the chat service takes it: claim the session (if it exists), then begin."""
+    if await store.session_exists(session_id):
+        assert await store.claim(session_id, answer_id, LATER) == ClaimResult.CLAIMED
+    await store.begin_turn(session_id, answer_id, question, LATER)
 
 
 def _outcome(content: str, status: MessageStatus) -> TurnOutcome:
@@ -60,9 +70,9 @@ async def test_history_is_the_recent_window_with_interrupted_answers_marked(
         [MessageStatus.COMPLETE, MessageStatus.INTERRUPTED, MessageStatus.ERROR], start=1
     ):
         answer_id = uuid.uuid4()
-        await store.begin_turn(session_id, answer_id, f"Q{number}", LATER)
+        await _ask(store, session_id, answer_id, f"Q{number}")
         await store.finish_turn(session_id, answer_id, _outcome(f"A{number}", status))
-    await store.begin_turn(session_id, uuid.uuid4(), "Q4", LATER)  # still streaming
+    await _ask(store, session_id, uuid.uuid4(), "Q4")  # still streaming
 
     history = await store.history(session_id, limit=10)
     assert [(m.role.value, m.content) for m in history] == [
@@ -129,3 +139,20 @@ async def test_starting_the_answer_extends_a_short_reservation(store: SqlConvers
     await store.begin_turn(session_id, second, "Q2", LATER)
     await asyncio.sleep(0.4)  # past the reservation, within the answer's claim
     assert await store.claim(session_id, third, LATER) == ClaimResult.BUSY
+
+
+async def test_an_answer_whose_reservation_was_taken_cannot_start(
+    store: SqlConversationStore,
+) -> None:
+    session_id, late, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await _ask(store, session_id, uuid.uuid4(), "Q1")
+    await store.release(session_id, (await store.messages(session_id))[-1].id)
+    assert await store.claim(session_id, late, utcnow() - timedelta(seconds=1)) == "claimed"
+    assert await store.claim(session_id, other, LATER) == ClaimResult.CLAIMED  # took it over
+    with pytest.raises(Conflict):
+        await store.begin_turn(session_id, late, "Q2", LATER)
+    # Taking the session over marked the answer left streaming as interrupted.
+    assert [m.status for m in await store.messages(session_id)] == [
+        MessageStatus.COMPLETE,
+        MessageStatus.INTERRUPTED,
+    ]

@@ -37,9 +37,10 @@ async def assert_run_stopped(server: LiveServer, *, tokens_ceiling: float) -> fl
 
 
 def workflow_tasks() -> list[str]:
-    """Tasks of a workflow run (its runtime and result waiter) still alive in this loop."""
+    """Tasks of a workflow run (runtime, result waiter, step workers) still alive in this loop."""
     names = [task.get_coro().__qualname__ for task in asyncio.all_tasks() if not task.done()]  # type: ignore[union-attr]
-    return [name for name in names if "workflow" in name.lower()]
+    markers = ("workflow", "_run_worker", "_single_pull")
+    return [name for name in names if any(marker in name.lower() for marker in markers)]
 
 
 async def stored_answer(server: LiveServer, session_id: str) -> tuple[MessageStatus, str]:

@@ -7,6 +7,7 @@ import uuid
 import httpx
 from dependency_injector import providers
 from httpx_sse import aconnect_sse
+from sqlalchemy import text
 
 from app.container import Container
 from app.memory.models import MessageRole, MessageStatus
@@ -120,3 +121,37 @@ def test_history_window_keeps_the_most_recent_messages_that_fit_the_token_budget
     assert fit_to_tokens(history, 20) == history[2:]  # never an answer without its question
     assert fit_to_tokens(history, 19) == history[2:]
     assert fit_to_tokens(history, 0) == []
+
+
+async def test_a_turn_that_cannot_be_saved_ends_with_an_error_and_frees_the_session(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings(llm={"fake_tokens": 10, "fake_delay_ms": 20})
+    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+        first = (await client.post("/api/chat", json=QUESTION)).json()
+        follow_up = {**QUESTION, "session_id": first["session_id"]}
+        engine = server.container.database().engine
+        async with aconnect_sse(client, "POST", "/api/chat/stream", json=follow_up) as source:
+            stream = source.aiter_sse()
+            meta = decode(await anext(stream))
+            async with engine.begin() as connection:  # the database refuses the final save
+                await connection.execute(text(BREAK_SAVES))
+            rest = [decode(sse) async for sse in stream]
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TRIGGER refuse_complete_answers"))
+        retry = await client.post("/api/chat", json=follow_up)
+        messages = await server.container.conversation_store().messages(
+            uuid.UUID(first["session_id"])
+        )
+
+    assert rest[-1].event == "error"
+    assert rest[-1].data["code"] == "storage_error"
+    assert retry.status_code == 200  # the session was freed, not locked until its claim ran out
+    unsaved = next(m for m in messages if m.id == uuid.UUID(meta.data["message_id"]))
+    assert unsaved.status == MessageStatus.INTERRUPTED  # repaired, never left "streaming"
+
+
+BREAK_SAVES = """
+CREATE TRIGGER refuse_complete_answers BEFORE UPDATE ON chat_messages
+WHEN NEW.status = 'complete' BEGIN SELECT RAISE(ABORT, 'disk trouble'); END
+"""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from llama_index.core.base.llms.types import ChatMessage
 from pydantic import Field
@@ -21,7 +21,7 @@ class ScriptedLLM(AsyncStreamingLLM):
     delay_s: float = 0.0
     prompts: list[str] = Field(default_factory=list)
 
-    async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+    async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
         prompt = "\n".join(m.content or "" for m in messages)
         self.prompts.append(prompt)
         text = self.condensed if CONDENSE_MARKER in prompt else self.answer
@@ -36,7 +36,7 @@ class BrokenLLM(AsyncStreamingLLM):
 
     good_tokens: int = 3
 
-    async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+    async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
         for position in range(self.good_tokens):
             await asyncio.sleep(0.01)
             self._count_tokens(1)

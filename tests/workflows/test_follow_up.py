@@ -37,6 +37,7 @@ async def test_follow_up_is_condensed_with_the_history_before_retrieval(
         ).json()
 
     assert len(llm.prompts) == 3  # answer, condense, answer: no condense on a first question
+    assert "chunk_id" not in llm.prompts[0]  # citation bookkeeping stays out of the prompt
     condense_prompt = llm.prompts[1]
     assert CONDENSE_MARKER in condense_prompt
     assert "How do I cancel a stream?" in condense_prompt
@@ -81,3 +82,35 @@ async def test_interrupted_answer_is_shown_to_the_next_condense_step_as_interrup
     assert partial.startswith("To cancel")
     assert llm.answer.startswith(partial.rstrip())
     assert len(partial) < len(llm.answer)
+
+
+async def test_condensing_stops_the_model_at_the_end_of_the_rewritten_question(
+    make_settings: MakeSettings,
+) -> None:
+    chatter = " ".join(["chatter"] * 50)
+    container = Container(settings=make_settings())
+    llm = ScriptedLLM(
+        on_tokens=container.metrics().llm_tokens.inc,
+        answer="Every fifteen seconds [1].",
+        condensed=f"How often does the server send a heartbeat?\nSure! {chatter}",
+        prompts=[],
+    )
+    container.llm.override(providers.Object(llm))
+    async with (
+        serve(container.settings(), container) as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        first = (await client.post("/api/chat", json={"query": "Tell me about heartbeats"})).json()
+        before = await server.metric("citestream_llm_tokens_total")
+        second = (
+            await client.post(
+                "/api/chat", json={"query": "How often?", "session_id": first["session_id"]}
+            )
+        ).json()
+        produced = await server.metric("citestream_llm_tokens_total") - before
+
+    assert "How often does the server send a heartbeat?" in llm.prompts[2]
+    assert "chatter" not in llm.prompts[2]
+    # 8 words up to the line break, then the 4-word answer; none of the 50 words of chatter.
+    assert produced == 8 + 4
+    assert second["sources"][0]["document"] == "heartbeats.md"
