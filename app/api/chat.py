@@ -4,10 +4,11 @@ import uuid
 from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
 
+from app.api.disconnects import unless_client_leaves
 from app.api.schemas import ChatAnswer, ChatRequest
 from app.api.streaming import (
     ANSWER_ERRORS,
@@ -91,9 +92,10 @@ async def stream_chat_for_event_source(
 
 @router.post("", response_model=ChatAnswer, responses=ANSWER_ERRORS)
 @inject
-async def chat(request: ChatRequest, service: ChatServiceDep) -> ChatAnswer:
-    """Answer a question in one JSON response."""
-    answer = await service.answer(await service.prepare(request.query, request.session_id))
+async def chat(request: ChatRequest, http_request: Request, service: ChatServiceDep) -> ChatAnswer:
+    """Answer a question in one JSON response. Closing the connection stops the answer."""
+    turn = await service.prepare(request.query, request.session_id)
+    answer = await unless_client_leaves(http_request, service.answer(turn))
     return ChatAnswer(
         answer=answer.answer,
         sources=answer.sources,

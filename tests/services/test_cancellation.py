@@ -11,11 +11,13 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 from dependency_injector import providers
 from httpx_sse import aconnect_sse
+from sqlalchemy import select
 
 from app.container import Container
-from app.memory.models import MessageRole, MessageStatus
+from app.memory.models import ChatMessage, MessageRole, MessageStatus
 from tests.conftest import MakeSettings
 from tests.support.retrievers import HeldRetriever
 from tests.support.server import LiveServer, serve
@@ -131,3 +133,16 @@ async def test_many_disconnects_leave_nothing_running(make_settings: MakeSetting
         settled = await server.metric("citestream_llm_tokens_total")
         await asyncio.sleep(0.3)
         assert await server.metric("citestream_llm_tokens_total") == settled
+
+
+async def test_a_json_client_that_leaves_stops_the_model_too(make_settings: MakeSettings) -> None:
+    settings = make_settings(llm={"fake_tokens": 64, "fake_delay_ms": 20})
+    async with serve(settings) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=0.4) as impatient:
+            with pytest.raises(httpx.ReadTimeout):  # gives up and closes the connection
+                await impatient.post("/api/chat", json=QUESTION)
+        await assert_run_stopped(server, tokens_ceiling=40)
+        async with server.container.database().session() as db:
+            answer = (await db.scalars(select(ChatMessage).where(ChatMessage.seq == 2))).one()
+    assert answer.status == MessageStatus.INTERRUPTED
+    assert answer.content
