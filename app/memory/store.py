@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import uuid
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class TurnOutcome:
     latency_ms: int
 
 
-class ClaimResult:
+class ClaimResult(enum.StrEnum):
     """How a claim on a session went."""
 
     CLAIMED = "claimed"
@@ -55,7 +56,9 @@ class ConversationStore(Protocol):
 
     async def session_exists(self, session_id: uuid.UUID) -> bool: ...
 
-    async def claim(self, session_id: uuid.UUID, message_id: uuid.UUID, until: datetime) -> str: ...
+    async def claim(
+        self, session_id: uuid.UUID, message_id: uuid.UUID, until: datetime
+    ) -> ClaimResult: ...
 
     async def release(self, session_id: uuid.UUID, message_id: uuid.UUID) -> None: ...
 
@@ -92,7 +95,9 @@ class SqlConversationStore:
         async with self._database.session() as db:
             return await db.get(ChatSession, session_id) is not None
 
-    async def claim(self, session_id: uuid.UUID, message_id: uuid.UUID, until: datetime) -> str:
+    async def claim(
+        self, session_id: uuid.UUID, message_id: uuid.UUID, until: datetime
+    ) -> ClaimResult:
         """Reserve the session for one answer: an atomic compare-and-set in the database.
 
         A claim whose time has passed (its process died mid-answer) may be taken over.
