@@ -54,8 +54,6 @@ class ClaimResult(enum.StrEnum):
 class ConversationStore(Protocol):
     """Port for the conversation memory; SQL is the one implementation so far."""
 
-    async def session_exists(self, session_id: uuid.UUID) -> bool: ...
-
     async def claim(
         self, session_id: uuid.UUID, message_id: uuid.UUID, until: datetime
     ) -> ClaimResult: ...
@@ -76,8 +74,6 @@ class ConversationStore(Protocol):
         self, session_id: uuid.UUID, assistant_message_id: uuid.UUID, outcome: TurnOutcome
     ) -> None: ...
 
-    async def messages(self, session_id: uuid.UUID) -> list[ChatMessage]: ...
-
 
 class SqlConversationStore:
     """Sessions and messages in SQLite or PostgreSQL, with each session's recent window cached.
@@ -90,10 +86,6 @@ class SqlConversationStore:
         self._database = database
         self._cache = cache
         self._window_messages = window_messages
-
-    async def session_exists(self, session_id: uuid.UUID) -> bool:
-        async with self._database.session() as db:
-            return await db.get(ChatSession, session_id) is not None
 
     async def claim(
         self, session_id: uuid.UUID, message_id: uuid.UUID, until: datetime
@@ -269,16 +261,6 @@ class SqlConversationStore:
                 .values(active_message_id=None, active_until=None, updated_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-
-    async def messages(self, session_id: uuid.UUID) -> list[ChatMessage]:
-        """Every message of a session, in order."""
-        query = (
-            select(ChatMessage)
-            .where(ChatMessage.session_id == session_id)
-            .order_by(ChatMessage.seq)
-        )
-        async with self._database.session() as db:
-            return list((await db.scalars(query)).all())
 
 
 def _as_history(message: ChatMessage) -> HistoryMessage:

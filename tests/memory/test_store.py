@@ -18,15 +18,21 @@ from app.memory.migrations import upgrade_to_head
 from app.memory.models import MessageRole, MessageStatus, utcnow
 from app.memory.store import INTERRUPTED_MARKER, ClaimResult, SqlConversationStore, TurnOutcome
 from app.settings import DatabaseSettings
+from tests.support.stored import stored_messages
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlConversationStore]:
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
     await asyncio.to_thread(upgrade_to_head, url)
     database = Database(DatabaseSettings(url=url))
-    yield SqlConversationStore(database, LruWindowCache(max_sessions=8, ttl_s=60), 10)
+    yield database
     await database.dispose()
+
+
+@pytest.fixture
+def store(database: Database) -> SqlConversationStore:
+    return SqlConversationStore(database, LruWindowCache(max_sessions=8, ttl_s=60), 10)
 
 
 LATER = utcnow() + timedelta(minutes=5)
@@ -35,9 +41,9 @@ LATER = utcnow() + timedelta(minutes=5)
 async def _ask(
     store: SqlConversationStore, session_id: uuid.UUID, answer_id: uuid.UUID, question: str
 ) -> None:
-    """A turn as the chat service takes it: claim the session (if it exists), then begin."""
-    if await store.session_exists(session_id):
-        assert await store.claim(session_id, answer_id, LATER) == ClaimResult.CLAIMED
+    """A turn as the chat service takes it: claim the session (a new one is missing), then begin."""
+    claim = await store.claim(session_id, answer_id, LATER)
+    assert claim in (ClaimResult.CLAIMED, ClaimResult.MISSING)
     await store.begin_turn(session_id, answer_id, question, LATER)
 
 
@@ -47,19 +53,21 @@ def _outcome(content: str, status: MessageStatus) -> TurnOutcome:
     )
 
 
-async def test_a_turn_is_finished_exactly_once(store: SqlConversationStore) -> None:
+async def test_a_turn_is_finished_exactly_once(
+    store: SqlConversationStore, database: Database
+) -> None:
     session_id, answer_id = uuid.uuid4(), uuid.uuid4()
     await store.begin_turn(session_id, answer_id, "Question?", LATER)
     await store.finish_turn(session_id, answer_id, _outcome("Partial", MessageStatus.INTERRUPTED))
     await store.finish_turn(session_id, answer_id, _outcome("Again", MessageStatus.COMPLETE))
 
-    messages = await store.messages(session_id)
+    messages = await stored_messages(database, session_id)
     assert [(m.role, m.content, m.status) for m in messages] == [
         (MessageRole.USER, "Question?", MessageStatus.COMPLETE),
         (MessageRole.ASSISTANT, "Partial", MessageStatus.INTERRUPTED),
     ]
-    assert await store.session_exists(session_id)
-    assert not await store.session_exists(uuid.uuid4())
+    assert await store.claim(session_id, uuid.uuid4(), LATER) == ClaimResult.CLAIMED
+    assert await store.claim(uuid.uuid4(), uuid.uuid4(), LATER) == ClaimResult.MISSING
 
 
 async def test_history_is_the_recent_window_with_interrupted_answers_marked(
@@ -142,17 +150,17 @@ async def test_starting_the_answer_extends_a_short_reservation(store: SqlConvers
 
 
 async def test_an_answer_whose_reservation_was_taken_cannot_start(
-    store: SqlConversationStore,
+    store: SqlConversationStore, database: Database
 ) -> None:
     session_id, late, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await _ask(store, session_id, uuid.uuid4(), "Q1")
-    await store.release(session_id, (await store.messages(session_id))[-1].id)
+    await store.release(session_id, (await stored_messages(database, session_id))[-1].id)
     assert await store.claim(session_id, late, utcnow() - timedelta(seconds=1)) == "claimed"
     assert await store.claim(session_id, other, LATER) == ClaimResult.CLAIMED  # took it over
     with pytest.raises(Conflict):
         await store.begin_turn(session_id, late, "Q2", LATER)
     # Taking the session over marked the answer left streaming as interrupted.
-    assert [m.status for m in await store.messages(session_id)] == [
+    assert [m.status for m in await stored_messages(database, session_id)] == [
         MessageStatus.COMPLETE,
         MessageStatus.INTERRUPTED,
     ]

@@ -8,7 +8,6 @@ rely on: the token counter stops growing, `active_streams` returns to 0, the out
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from tests.conftest import MakeSettings
 from tests.support.retrievers import HeldRetriever
 from tests.support.server import LiveServer, serve
 from tests.support.sse import decode
+from tests.support.stored import stored_messages
 
 QUESTION = {"query": "How do I cancel a stream?"}
 
@@ -46,7 +46,7 @@ def workflow_tasks() -> list[str]:
 
 
 async def stored_answer(server: LiveServer, session_id: str) -> tuple[MessageStatus, str]:
-    messages = await server.container.conversation_store().messages(uuid.UUID(session_id))
+    messages = await stored_messages(server.container.database(), session_id)
     answer = messages[-1]
     assert answer.role == MessageRole.ASSISTANT
     return answer.status, answer.content

@@ -17,6 +17,7 @@ from tests.conftest import MakeSettings
 from tests.support.llms import BrokenLLM
 from tests.support.server import LiveServer, serve
 from tests.support.sse import answer_text, decode
+from tests.support.stored import stored_messages
 
 QUESTION = {"query": "How do I cancel a stream?"}
 
@@ -48,7 +49,7 @@ async def test_llm_failure_mid_answer_ends_with_an_error_event(make_settings: Ma
 async def _assert_failure_recorded(server: LiveServer, session_id: str) -> None:
     await server.wait_for_metric("citestream_active_streams", 0)
     assert await server.metric("citestream_streams_total", outcome="error") == 1
-    messages = await server.container.conversation_store().messages(uuid.UUID(session_id))
+    messages = await stored_messages(server.container.database(), session_id)
     answer = messages[-1]
     assert answer.status == MessageStatus.ERROR
     assert answer.error_code == "llm_error"
@@ -140,9 +141,7 @@ async def test_a_turn_that_cannot_be_saved_ends_with_an_error_and_frees_the_sess
         async with engine.begin() as connection:
             await connection.execute(text("DROP TRIGGER refuse_complete_answers"))
         retry = await client.post("/api/chat", json=follow_up)
-        messages = await server.container.conversation_store().messages(
-            uuid.UUID(first["session_id"])
-        )
+        messages = await stored_messages(server.container.database(), first["session_id"])
 
     assert rest[-1].event == "error"
     assert rest[-1].data["code"] == "storage_error"
