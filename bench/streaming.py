@@ -26,6 +26,8 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
+from tests.support.sse import read_messages
+
 PROJECT = Path(__file__).resolve().parents[1]
 QUESTION = {"query": "How do I cancel a stream?"}
 
@@ -104,11 +106,7 @@ async def stop_latency(url: str, runs: int) -> tuple[list[float], list[float]]:
     ):
         for _ in range(runs):
             async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
-                messages = 0
-                async for sse in source.aiter_sse():
-                    messages += sse.event == "message"
-                    if messages == 5:
-                        break
+                await read_messages(source, 5)
             left_at = time.perf_counter()
             at_disconnect = await _tokens(probe)
             last_value, last_change = at_disconnect, left_at

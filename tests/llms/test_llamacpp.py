@@ -12,7 +12,7 @@ from httpx_sse import aconnect_sse
 
 from tests.conftest import MakeSettings
 from tests.support.server import serve
-from tests.support.sse import answer_text, decode
+from tests.support.sse import answer_text, decode, read_messages
 
 pytestmark = pytest.mark.llamacpp
 
@@ -58,11 +58,7 @@ async def test_disconnect_stops_llamacpp_and_the_cpu_goes_quiet(
         httpx.AsyncClient(base_url=server.url, timeout=120) as client,
     ):
         async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
-            messages = 0
-            async for sse in source.aiter_sse():
-                messages += sse.event == "message"
-                if messages == 3:
-                    break
+            await read_messages(source, 3)
         await server.wait_for_metric("citestream_active_streams", 0)
         assert await server.metric("citestream_streams_total", outcome="cancelled") == 1
         settled = await server.metric("citestream_llm_tokens_total")

@@ -16,7 +16,7 @@ from httpx_sse import aconnect_sse
 from app.llms.llamacpp import bundled_smollm2_path
 from tests.conftest import MakeSettings
 from tests.support.server import serve
-from tests.support.sse import decode
+from tests.support.sse import decode, read_messages
 from tests.support.tcp_proxy import tcp_proxy
 
 pytestmark = pytest.mark.llamacpp
@@ -112,12 +112,8 @@ async def test_disconnect_closes_the_upstream_http_stream(
             httpx.AsyncClient(base_url=server.url, timeout=120) as client,
         ):
             async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
-                messages = 0
-                async for sse in source.aiter_sse():
-                    messages += sse.event == "message"
-                    if messages == 3:
-                        assert connections.open == 1  # the upstream stream is live
-                        break
+                await read_messages(source, 3)
+                assert connections.open == 1  # the upstream stream is live
             await server.wait_for_metric("citestream_active_streams", 0)
             await asyncio.wait_for(connections.all_closed.wait(), timeout=5)
             settled = await server.metric("citestream_llm_tokens_total")
