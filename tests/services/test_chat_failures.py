@@ -5,11 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from dependency_injector import providers
 from httpx_sse import aconnect_sse
 from sqlalchemy import text
 
-from app.container import Container
 from app.memory.models import MessageRole, MessageStatus
 from app.memory.store import HistoryMessage
 from app.services.chat import fit_to_tokens
@@ -22,16 +20,9 @@ from tests.support.stored import stored_messages
 QUESTION = {"query": "How do I cancel a stream?"}
 
 
-def broken_model_container(make_settings: MakeSettings) -> Container:
-    container = Container(settings=make_settings())
-    container.llm.override(providers.Object(BrokenLLM(good_tokens=3)))
-    return container
-
-
 async def test_llm_failure_mid_answer_ends_with_an_error_event(make_settings: MakeSettings) -> None:
-    container = broken_model_container(make_settings)
     async with (
-        serve(container.settings(), container) as server,
+        serve(make_settings(), llm=BrokenLLM(good_tokens=3)) as server,
         httpx.AsyncClient(base_url=server.url) as client,
     ):
         async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
@@ -59,9 +50,8 @@ async def _assert_failure_recorded(server: LiveServer, session_id: str) -> None:
 async def test_llm_failure_in_plain_text_ends_with_an_error_line(
     make_settings: MakeSettings,
 ) -> None:
-    container = broken_model_container(make_settings)
     async with (
-        serve(container.settings(), container) as server,
+        serve(make_settings(), llm=BrokenLLM(good_tokens=3)) as server,
         httpx.AsyncClient(base_url=server.url) as client,
     ):
         response = await client.post(
@@ -77,9 +67,8 @@ async def test_llm_failure_in_plain_text_ends_with_an_error_line(
 async def test_llm_failure_without_streaming_is_a_bad_gateway_problem(
     make_settings: MakeSettings,
 ) -> None:
-    container = broken_model_container(make_settings)
     async with (
-        serve(container.settings(), container) as server,
+        serve(make_settings(), llm=BrokenLLM(good_tokens=3)) as server,
         httpx.AsyncClient(base_url=server.url) as client,
     ):
         response = await client.post("/api/chat", json=QUESTION)

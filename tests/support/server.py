@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import httpx
 import uvicorn
+from dependency_injector import providers
 from fastapi import FastAPI
+from llama_index.core.llms import LLM
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.container import Container
@@ -57,10 +59,15 @@ class LiveServer:
 
 @contextlib.asynccontextmanager
 async def serve(
-    settings: Settings, container: Container | None = None
+    settings: Settings, container: Container | None = None, llm: LLM | None = None
 ) -> AsyncIterator[LiveServer]:
-    """Run `create_app(settings)` under uvicorn until the block ends."""
+    """Run `create_app(settings)` under uvicorn until the block ends.
+
+    `llm` stands in for the configured model (a remote model the test cannot reach).
+    """
     container = container or Container(settings=settings)
+    if llm is not None:
+        container.llm.override(providers.Object(llm))
     app = create_app(settings, container)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

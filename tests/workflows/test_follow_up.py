@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-from dependency_injector import providers
 from httpx_sse import aconnect_sse
 
 from app.container import Container
@@ -22,10 +21,8 @@ async def test_follow_up_is_condensed_with_the_history_before_retrieval(
         condensed="How often does the server send a heartbeat?",
         prompts=[],
     )
-    container = Container(settings=make_settings())
-    container.llm.override(providers.Object(llm))
     async with (
-        serve(container.settings(), container) as server,
+        serve(make_settings(), llm=llm) as server,
         httpx.AsyncClient(base_url=server.url) as client,
     ):
         first = (await client.post("/api/chat", json={"query": "How do I cancel a stream?"})).json()
@@ -56,10 +53,8 @@ async def test_interrupted_answer_is_shown_to_the_next_condense_step_as_interrup
         delay_s=0.05,
         prompts=[],
     )
-    container = Container(settings=make_settings())
-    container.llm.override(providers.Object(llm))
     async with (
-        serve(container.settings(), container) as server,
+        serve(make_settings(), llm=llm) as server,
         httpx.AsyncClient(base_url=server.url) as client,
     ):
         async with aconnect_sse(
@@ -95,9 +90,8 @@ async def test_condensing_stops_the_model_at_the_end_of_the_rewritten_question(
         condensed=f"How often does the server send a heartbeat?\nSure! {chatter}",
         prompts=[],
     )
-    container.llm.override(providers.Object(llm))
     async with (
-        serve(container.settings(), container) as server,
+        serve(container.settings(), container, llm=llm) as server,
         httpx.AsyncClient(base_url=server.url) as client,
     ):
         first = (await client.post("/api/chat", json={"query": "Tell me about heartbeats"})).json()
