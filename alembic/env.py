@@ -7,8 +7,9 @@ import asyncio
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import app.knowledge.models  # noqa: F401 - registers the knowledge tables
 from alembic import context
-from app.memory.models import Base
+from app.database import Base
 from app.settings import Settings
 
 config = context.config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,15 +20,9 @@ from sqlalchemy import (
     Uuid,
     or_,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
+from app.database import Base, utcnow
 
 
 class MessageRole(enum.StrEnum):
@@ -60,6 +54,8 @@ class ChatSession(Base):
     # answer at a time per session, across every worker process sharing the database.
     active_message_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     active_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The knowledge-base collection the conversation searches unless a request names another.
+    collection: Mapped[str | None] = mapped_column(String(64))
 
     messages: Mapped[list[ChatMessage]] = relationship(
         back_populates="session", cascade="all, delete-orphan", passive_deletes=True

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.memory.database import Database
-from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus, utcnow
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One window of a longer, ordered list."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
+from app.database import Database, as_utc, utcnow
+from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus
+from app.pagination import Page
 
 
 @dataclass(frozen=True)
@@ -32,6 +21,7 @@ class SessionRow:
 
     id: uuid.UUID
     title: str | None
+    collection: str | None
     created_at: datetime
     updated_at: datetime
     message_count: int
@@ -77,7 +67,7 @@ class SessionRepository:
             .limit(limit)
             .offset(offset)
         )
-        async with self._database.session() as db:
+        async with self._database.reading() as db:
             total = await db.scalar(select(func.count()).select_from(ChatSession))
             rows = (await db.execute(query)).tuples().all()
         items = [_session_row(session, count) for session, count in rows]
@@ -85,7 +75,7 @@ class SessionRepository:
 
     async def get(self, session_id: uuid.UUID) -> SessionRow | None:
         """One session, or None when there is no such session."""
-        async with self._database.session() as db:
+        async with self._database.reading() as db:
             return await _get(db, session_id)
 
     async def list_messages(
@@ -99,7 +89,7 @@ class SessionRepository:
             .limit(limit)
             .offset(offset)
         )
-        async with self._database.session() as db:
+        async with self._database.reading() as db:
             total = await db.scalar(
                 select(func.count(ChatMessage.id)).where(ChatMessage.session_id == session_id)
             )
@@ -151,8 +141,9 @@ def _session_row(session: ChatSession, message_count: int) -> SessionRow:
     return SessionRow(
         id=session.id,
         title=session.title,
-        created_at=_utc(session.created_at),
-        updated_at=_utc(session.updated_at),
+        collection=session.collection,
+        created_at=as_utc(session.created_at),
+        updated_at=as_utc(session.updated_at),
         message_count=message_count,
     )
 
@@ -167,11 +158,6 @@ def _message_row(message: ChatMessage) -> MessageRow:
         error_code=message.error_code,
         token_count=message.token_count,
         latency_ms=message.latency_ms,
-        created_at=_utc(message.created_at),
-        completed_at=None if message.completed_at is None else _utc(message.completed_at),
+        created_at=as_utc(message.created_at),
+        completed_at=None if message.completed_at is None else as_utc(message.completed_at),
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands timestamps back without their zone; every one we store is UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

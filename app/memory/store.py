@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select, update
 
+from app.database import Database, utcnow
 from app.errors import Conflict
-from app.memory.database import Database
-from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus, utcnow
+from app.knowledge.names import DEFAULT_COLLECTION
+from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus
 
 if TYPE_CHECKING:  # cache.py builds on HistoryMessage below
     from app.memory.cache import WindowCache
@@ -62,12 +63,15 @@ class ConversationStore(Protocol):
 
     async def history(self, session_id: uuid.UUID, limit: int) -> list[HistoryMessage]: ...
 
+    async def collection_of(self, session_id: uuid.UUID) -> str | None: ...
+
     async def begin_turn(
         self,
         session_id: uuid.UUID,
         assistant_message_id: uuid.UUID,
         query: str,
         claim_until: datetime,
+        collection: str = DEFAULT_COLLECTION,
     ) -> None: ...
 
     async def finish_turn(
@@ -155,10 +159,17 @@ class SqlConversationStore:
             .order_by(ChatMessage.seq.desc())
             .limit(limit)
         )
-        async with self._database.session() as db:
+        async with self._database.reading() as db:
             rows = list((await db.scalars(query)).all())
         rows.reverse()
         return [_as_history(row) for row in rows if row.content]
+
+    async def collection_of(self, session_id: uuid.UUID) -> str | None:
+        """The collection a session searches by default (None: the default collection)."""
+        async with self._database.reading() as db:
+            return await db.scalar(
+                select(ChatSession.collection).where(ChatSession.id == session_id)
+            )
 
     async def begin_turn(
         self,
@@ -166,10 +177,11 @@ class SqlConversationStore:
         assistant_message_id: uuid.UUID,
         query: str,
         claim_until: datetime,
+        collection: str = DEFAULT_COLLECTION,
     ) -> None:
         """Store the question and a placeholder answer, creating the session on its first turn.
 
-        A new session is created already claimed by this answer.
+        A new session is created already claimed by this answer, searching `collection`.
         """
         async with self._database.session() as db:
             session = await db.get(ChatSession, session_id)
@@ -193,6 +205,7 @@ class SqlConversationStore:
                 session = ChatSession(
                     id=session_id,
                     title=_title_from(query),
+                    collection=collection,
                     active_message_id=assistant_message_id,
                     active_until=claim_until,
                 )

@@ -20,7 +20,7 @@ from app.memory.migrations import (
 )
 from tests.conftest import MakeSettings
 
-TABLES = {"chat_sessions", "chat_messages"}
+TABLES = {"chat_sessions", "chat_messages", "collections", "documents", "chunks"}
 
 
 async def _tables(url: str) -> set[str]:

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from app.database import Database, utcnow
 from app.errors import Conflict
 from app.memory.cache import LruWindowCache
-from app.memory.database import Database
 from app.memory.migrations import upgrade_to_head
-from app.memory.models import MessageRole, MessageStatus, utcnow
+from app.memory.models import MessageRole, MessageStatus
 from app.memory.store import INTERRUPTED_MARKER, ClaimResult, SqlConversationStore, TurnOutcome
 from app.settings import DatabaseSettings
 from tests.support.stored import stored_messages
