@@ -1,0 +1,1 @@
+"""The knowledge base: collections of documents and their chunks, as the database holds them."""
