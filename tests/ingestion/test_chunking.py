@@ -1,0 +1,125 @@
+"""Splitting a parsed document into sentence-aware chunks that stay within one section."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import ValidationError
+
+from app.ingestion.chunking import ChunkDraft, Chunker, index_text
+from app.ingestion.readers import PDF, ParsedDocument, Section, parse
+from app.settings import IngestionSettings
+
+SMALL = IngestionSettings(chunk_size=64, chunk_overlap=8)
+
+
+def _sentences(topic: str, count: int) -> list[str]:
+    return [
+        f"{topic} sentence number {i} talks about {topic} things at length." for i in range(count)
+    ]
+
+
+def _pages_document() -> ParsedDocument:
+    return ParsedDocument(
+        "Field notes",
+        PDF,
+        [
+            Section(" ".join(_sentences("Apple", 12)), page=1),
+            Section(" ".join(_sentences("Boat", 12)), page=2),
+            Section(" ".join(_sentences("Cloud", 3)), page=4),
+        ],
+        page_count=4,
+    )
+
+
+def _split(document: ParsedDocument) -> list[ChunkDraft]:
+    return Chunker(SMALL).split(document)
+
+
+def test_long_section_becomes_several_chunks() -> None:
+    document = ParsedDocument("Notes", PDF, [Section(" ".join(_sentences("Apple", 12)), page=1)])
+
+    chunks = _split(document)
+
+    assert len(chunks) > 1
+    assert all(chunk.text for chunk in chunks)
+
+
+def test_seq_numbers_run_through_the_whole_document() -> None:
+    chunks = _split(_pages_document())
+
+    # Pages 1 and 2 are each split, so numbering must carry on across sections.
+    assert len(chunks) > len(_pages_document().sections)
+    assert [chunk.seq for chunk in chunks] == list(range(len(chunks)))
+    pages = [chunk.page or 0 for chunk in chunks]
+    assert pages == sorted(pages)
+
+
+def test_every_chunk_keeps_its_page_and_holds_text_from_that_page_only() -> None:
+    topic_of_page = {1: "Apple", 2: "Boat", 4: "Cloud"}
+
+    chunks = _split(_pages_document())
+
+    assert {chunk.page for chunk in chunks} == set(topic_of_page)
+    for chunk in chunks:
+        assert chunk.page is not None
+        topics = set(re.findall(r"\b(Apple|Boat|Cloud)\b", chunk.text))
+        assert topics == {topic_of_page[chunk.page]}, chunk
+
+
+def test_every_chunk_keeps_its_heading_and_holds_text_from_that_section_only() -> None:
+    markdown = (
+        "# Manual\n\n"
+        "## Install\n\n" + " ".join(_sentences("Apple", 10)) + "\n\n"
+        "## Upgrade\n\n" + " ".join(_sentences("Boat", 10)) + "\n"
+    )
+    topic_of_heading = {"Manual > Install": "Apple", "Manual > Upgrade": "Boat"}
+
+    chunks = _split(parse("manual.md", markdown.encode()))
+
+    assert {chunk.heading for chunk in chunks} == set(topic_of_heading)
+    for chunk in chunks:
+        assert chunk.heading is not None
+        topics = set(re.findall(r"\b(Apple|Boat)\b", chunk.text))
+        assert topics == {topic_of_heading[chunk.heading]}, chunk
+
+
+def test_chunks_end_at_sentence_boundaries() -> None:
+    sentences = _sentences("Apple", 12)
+    document = ParsedDocument("Notes", PDF, [Section(" ".join(sentences), page=1)])
+
+    chunks = _split(document)
+
+    for chunk in chunks:
+        assert chunk.text.endswith("."), chunk
+        # Whole sentences only: splitting the chunk at its sentence ends gives known sentences.
+        for piece in re.split(r"(?<=\.)\s+", chunk.text):
+            assert piece in sentences, piece
+
+
+def test_text_without_sentence_ends_is_split_between_words() -> None:
+    words = [f"token{i:03d}" for i in range(300)]
+    document = ParsedDocument("Words", PDF, [Section(" ".join(words), page=1)])
+
+    chunks = _split(document)
+
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert set(chunk.text.split()) <= set(words), chunk
+    assert {word for chunk in chunks for word in chunk.text.split()} == set(words)
+
+
+def test_index_text_puts_title_and_heading_before_the_text() -> None:
+    assert index_text("Manual", "Manual > Install", "Run the installer.") == (
+        "Manual\nManual > Install\nRun the installer."
+    )
+
+
+def test_index_text_without_a_heading_has_title_then_text() -> None:
+    assert index_text("Manual", None, "Run the installer.") == "Manual\nRun the installer."
+
+
+def test_overlap_as_large_as_the_chunk_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="chunk_overlap must be smaller than chunk_size"):
+        IngestionSettings(chunk_size=64, chunk_overlap=64)
