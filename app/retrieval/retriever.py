@@ -1,33 +1,79 @@
-"""A LlamaIndex retriever over the knowledge base that searches in a worker thread."""
+"""LlamaIndex retrievers over one collection: search by chunk id, then load what is still live."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 
 from llama_index.core.base.base_retriever import BaseRetriever
-from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from app.retrieval.knowledge_base import KnowledgeBase
+from app.knowledge.registry import DocumentRegistry, LiveChunk
+from app.retrieval.lexical import ScoredChunk
 
+# CitationQueryEngine gives its numbered passages new ids; the chunk's own id rides along in
+# metadata, kept out of the prompt, so citations keep it.
 CHUNK_ID_KEY = "chunk_id"
+# Metadata a citation needs but the model does not: kept out of the prompt.
+_NOT_FOR_THE_MODEL = [CHUNK_ID_KEY, "file_name", "document_id", "collection"]
+
+ChunkSearch = Callable[[str, str, int, float], Awaitable[list[ScoredChunk]]]
 
 
-class KnowledgeBaseRetriever(BaseRetriever):
-    """BM25 over the knowledge base; the CPU work never runs on the event loop."""
+def chunk_node(chunk: LiveChunk, score: float | None) -> NodeWithScore:
+    """A stored chunk as a LlamaIndex node with everything a citation names."""
+    metadata: dict[str, object] = {
+        "title": chunk.title,
+        "file_name": chunk.document_name,
+        "document_id": str(chunk.document_id),
+        "collection": chunk.collection,
+        CHUNK_ID_KEY: str(chunk.id),
+    }
+    if chunk.page is not None:
+        metadata["page"] = chunk.page
+    if chunk.heading:
+        metadata["heading"] = chunk.heading
+    node = TextNode(
+        id_=str(chunk.id),
+        text=chunk.text,
+        metadata=metadata,
+        excluded_llm_metadata_keys=list(_NOT_FOR_THE_MODEL),
+        excluded_embed_metadata_keys=list(_NOT_FOR_THE_MODEL),
+    )
+    return NodeWithScore(node=node, score=score)
 
-    def __init__(self, knowledge_base: KnowledgeBase) -> None:
+
+class CollectionRetriever(BaseRetriever):
+    """One kind of search (lexical or dense) over one collection. Async only.
+
+    The search returns chunk ids; only the chunks the registry still serves become passages,
+    so a document deleted a moment ago is never cited.
+    """
+
+    def __init__(
+        self,
+        search: ChunkSearch,
+        registry: DocumentRegistry,
+        *,
+        collection: str,
+        limit: int,
+        min_score: float,
+    ) -> None:
         super().__init__()
-        self._knowledge_base = knowledge_base
+        self._search = search
+        self._registry = registry
+        self._collection = collection
+        self._limit = limit
+        self._min_score = min_score
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self._knowledge_base.search(query_bundle.query_str)
-        for hit in hits:
-            # CitationQueryEngine gives its numbered passages new ids; the chunk's own id rides
-            # along in metadata, kept out of the prompt, so citations keep it.
-            hit.node.metadata[CHUNK_ID_KEY] = hit.node.node_id
-            hit.node.excluded_llm_metadata_keys.append(CHUNK_ID_KEY)
-            hit.node.excluded_embed_metadata_keys.append(CHUNK_ID_KEY)
-        return hits
+        raise NotImplementedError("Citestream retrieves asynchronously: use aretrieve()")
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return await asyncio.to_thread(self._retrieve, query_bundle)
+        # Twice as many as needed: an index that has not caught up with a delete (or a vector
+        # left behind) still leaves `limit` live passages.
+        hits = await self._search(
+            self._collection, query_bundle.query_str, 2 * self._limit, self._min_score
+        )
+        live = await self._registry.live_chunks([hit.chunk_id for hit in hits])
+        nodes = [chunk_node(live[hit.chunk_id], hit.score) for hit in hits if hit.chunk_id in live]
+        return nodes[: self._limit]
