@@ -4,22 +4,41 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from app.database import Database
+from app.knowledge.names import DEFAULT_COLLECTION
+from app.knowledge.registry import DocumentRegistry
 from app.llms import build_llm
 from app.memory.cache import build_window_cache
-from app.memory.database import Database
 from app.memory.sessions import SessionRepository
 from app.memory.store import SqlConversationStore
 from app.metrics import Metrics
-from app.retrieval.knowledge_base import KnowledgeBase
-from app.retrieval.retriever import KnowledgeBaseRetriever
+from app.retrieval.dense import VectorIndex
+from app.retrieval.embeddings import build_embed_model, model_slug
+from app.retrieval.lexical import LexicalIndex
+from app.retrieval.search import KnowledgeSearch
 from app.services.chat import ChatService
+from app.services.documents import DocumentService
 from app.services.sessions import SessionService
 from app.settings import Settings
 from app.workflows.citation_chat import CitationChatWorkflow, build_citation_engine
 
 
+def build_vector_index(settings: Settings) -> VectorIndex | None:
+    """Qdrant and the embedding model, when dense retrieval is configured."""
+    embed_model = build_embed_model(settings.embeddings)
+    if embed_model is None:
+        return None
+    return VectorIndex(
+        settings.qdrant,
+        embed_model,
+        local_path=settings.qdrant_path,
+        name_prefix=f"{settings.qdrant.collection_prefix}_{model_slug(settings.embeddings)}",
+        remote_embeddings=settings.embeddings.provider == "openai",
+    )
+
+
 class Container(containers.DeclarativeContainer):
-    """Built by `create_app` from its settings; started and stopped by the app's lifespan."""
+    """Built by `create_app` (or the CLI) from its settings; started and stopped around use."""
 
     settings = providers.Dependency(instance_of=Settings)
 
@@ -34,15 +53,28 @@ class Container(containers.DeclarativeContainer):
         settings.provided.chat.history_messages,
     )
 
-    knowledge_base = providers.Singleton(
-        KnowledgeBase, settings.provided.index_dir, settings.provided.retrieval
+    document_registry = providers.Singleton(DocumentRegistry, database)
+    # None unless an embedding model is configured.
+    vector_index = providers.Singleton(build_vector_index, settings)
+    lexical_index = providers.Singleton(
+        LexicalIndex,
+        document_registry,
+        rebuild_wait_s=settings.provided.retrieval.rebuild_wait_s,
     )
-    retriever = providers.Singleton(KnowledgeBaseRetriever, knowledge_base)
     llm = providers.Singleton(build_llm, settings.provided.llm, metrics.provided.llm_tokens.inc)
+    knowledge_search = providers.Singleton(
+        KnowledgeSearch,
+        registry=document_registry,
+        lexical=lexical_index,
+        dense=vector_index,
+        settings=settings.provided.retrieval,
+        mode=settings.provided.retrieval_mode,
+        llm=llm,
+    )
     citation_engine = providers.Singleton(
         build_citation_engine,
         llm=llm,
-        retriever=retriever,
+        retriever=knowledge_search.provided.retriever_for.call(DEFAULT_COLLECTION),
         citation_chunk_size=settings.provided.retrieval.citation_chunk_size,
         prompt_style=settings.provided.citation_prompt,
     )
@@ -51,12 +83,14 @@ class Container(containers.DeclarativeContainer):
         CitationChatWorkflow,
         llm=llm,
         citation_engine=citation_engine,
+        search=knowledge_search,
         timeout=settings.provided.chat.answer_timeout_s,
     )
     chat_service = providers.Singleton(
         ChatService,
         store=conversation_store,
         workflow=chat_workflow,
+        collections=document_registry,
         metrics=metrics,
         settings=settings.provided.chat,
     )
@@ -65,4 +99,10 @@ class Container(containers.DeclarativeContainer):
         SessionService,
         repository=session_repository,
         cache=window_cache,
+    )
+    document_service = providers.Singleton(
+        DocumentService,
+        registry=document_registry,
+        vectors=vector_index,
+        settings=settings.provided.ingestion,
     )

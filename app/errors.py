@@ -73,3 +73,17 @@ class StorageFailure(CitestreamError):
 
     def __init__(self, message: str = "The conversation could not be saved.") -> None:
         super().__init__(message, "storage_error", 503, "Storage failure")
+
+
+class UnsupportedMediaType(CitestreamError):
+    """The file's type cannot be ingested."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "unsupported_media_type", 415, "Unsupported media type")
+
+
+class PayloadTooLarge(CitestreamError):
+    """The upload is over a configured limit; it was not read in full."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "payload_too_large", 413, "Payload too large")

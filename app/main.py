@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,10 +12,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from app.api import chat, health, sessions
+from app.api import chat, documents, health, sessions
 from app.api.problems import install_problem_handlers
 from app.api.streaming import EVENT_SCHEMAS
 from app.container import Container
+from app.knowledge.names import DEFAULT_COLLECTION
 from app.llms.base import AsyncStreamingLLM
 from app.llms.llamacpp import LlamaCppLLM
 from app.memory.migrations import ensure_schema_is_current, upgrade_to_head
@@ -27,7 +29,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     """Build an app from `settings` (the environment when omitted); tests pass their own."""
     settings = settings or Settings()
     container = container or Container(settings=settings)
-    container.wire(modules=[chat, health, sessions])
+    container.wire(modules=[chat, documents, health, sessions])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(chat.router)
     app.include_router(health.router)
     app.include_router(sessions.router)
+    app.include_router(documents.router)
     _document_event_schemas(app)
     return app
 
@@ -67,7 +70,12 @@ async def _start(container: Container, settings: Settings) -> None:
         # Alembic runs its own event loop: keep it in a worker thread.
         await asyncio.to_thread(upgrade_to_head, settings.database.url)
     await ensure_schema_is_current(container.database().engine)
-    await asyncio.to_thread(container.knowledge_base().load)
+    vectors = container.vector_index()
+    if vectors is not None:
+        await vectors.open()
+        await _check_vectors(container)
+    # The default collection's BM25 index is built now rather than at the first question.
+    await container.lexical_index().warm(DEFAULT_COLLECTION)
     llm = container.llm()
     if isinstance(llm, LlamaCppLLM):
         await llm.load()
@@ -77,18 +85,43 @@ async def _start(container: Container, settings: Settings) -> None:
             "Set CITESTREAM_REDIS__URL so they share one cache."
         )
     logger.info(
-        "Citestream ready: %d documents, LLM provider %s",
-        container.knowledge_base().document_count,
+        "Citestream ready: %d documents, %s retrieval, LLM provider %s",
+        await container.document_registry().document_count(),
+        settings.retrieval_mode,
         settings.llm.provider,
     )
+
+
+async def _check_vectors(container: Container) -> None:
+    # Documents ingested before dense retrieval was turned on (or under another embedding
+    # model) have no vectors here: dense search cannot find them until they are re-embedded.
+    vectors = container.vector_index()
+    assert vectors is not None
+    stored = await asyncio.to_thread(vectors.count)
+    chunks = sum(c.chunk_count for c in await container.document_registry().list_collections())
+    if stored < chunks:
+        logger.warning(
+            "Qdrant collections %s__* hold %d vectors for %d chunks: run `citestream reembed` "
+            "so dense retrieval finds every document.",
+            vectors.name_prefix,
+            stored,
+            chunks,
+        )
 
 
 async def _stop(container: Container) -> None:
     # Each resource is released even if another fails to close.
     llm = container.llm()
-    closers = [container.window_cache().aclose, container.database().dispose]
+    closers = [
+        container.lexical_index().aclose,
+        container.window_cache().aclose,
+        container.database().dispose,
+    ]
     if isinstance(llm, AsyncStreamingLLM):
         closers.insert(0, llm.aclose)
+    vectors = container.vector_index()
+    if vectors is not None:
+        closers.append(functools.partial(asyncio.to_thread, vectors.close))
     for close in closers:
         try:
             await close()

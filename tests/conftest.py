@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from app.retrieval.knowledge_base import KnowledgeBase
 from app.settings import ChatSettings, LLMSettings, Settings
 from tests.support.corpus import write_corpus
+from tests.support.knowledge import ingest_paths_now
 from tests.support.services import fresh_postgres_database
 
 MakeSettings = Callable[..., Settings]
@@ -18,23 +18,29 @@ MakeSettings = Callable[..., Settings]
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> MakeSettings:
-    """Settings over a fresh SQLite file and an index of the test corpus; fake LLM by default."""
+    """Settings over a fresh SQLite file (or `database_url`) holding the test corpus, ingested
+    once per database; the fake LLM by default. Other sections are passed as dicts."""
     data_dir = tmp_path / "data"
-    ingested = False
+    ingested: set[str] = set()
 
-    def make(llm: dict[str, Any] | None = None, chat: dict[str, Any] | None = None) -> Settings:
-        nonlocal ingested
-        settings = Settings(
-            _env_file=None,
-            data_dir=data_dir,
-            llm=LLMSettings(**{"provider": "fake", "fake_delay_ms": 0, **(llm or {})}),
-            chat=ChatSettings(**(chat or {})),
-        )
-        if not ingested:
-            KnowledgeBase(settings.index_dir, settings.retrieval).ingest(
-                [write_corpus(tmp_path / "docs")]
-            )
-            ingested = True
+    def make(
+        llm: dict[str, Any] | None = None,
+        chat: dict[str, Any] | None = None,
+        database_url: str | None = None,
+        **sections: dict[str, Any],
+    ) -> Settings:
+        fields: dict[str, Any] = {
+            "data_dir": data_dir,
+            "llm": LLMSettings(**{"provider": "fake", "fake_delay_ms": 0, **(llm or {})}),
+            "chat": ChatSettings(**(chat or {})),
+            **sections,
+        }
+        if database_url:
+            fields["database"] = {"url": database_url}
+        settings = Settings(_env_file=None, **fields)
+        if settings.database.url not in ingested:
+            ingest_paths_now(settings, [write_corpus(tmp_path / "docs")])
+            ingested.add(settings.database.url)
         return settings
 
     return make

@@ -8,8 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.schemas import Health
 from app.container import Container
+from app.knowledge.registry import DocumentRegistry
 from app.metrics import Metrics
-from app.retrieval.knowledge_base import KnowledgeBase
 from app.settings import Settings
 
 router = APIRouter(tags=["operations"])
@@ -18,14 +18,15 @@ router = APIRouter(tags=["operations"])
 @router.get("/healthz", response_model=Health)
 @inject
 async def healthz(
-    knowledge_base: Annotated[KnowledgeBase, Depends(Provide[Container.knowledge_base])],
+    registry: Annotated[DocumentRegistry, Depends(Provide[Container.document_registry])],
     settings: Annotated[Settings, Depends(Provide[Container.settings])],
 ) -> Health:
     """Whether the server is up, with how many documents it can search."""
     return Health(
         status="ok",
-        documents=knowledge_base.document_count,
+        documents=await registry.document_count(),
         llm_provider=settings.llm.provider,
+        retrieval=settings.retrieval_mode,
     )
 
 

@@ -1,0 +1,165 @@
+"""Documents endpoints: upload files into a collection, browse them, show a cited chunk, delete."""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from app.api.document_schemas import (
+    ChunkOut,
+    CollectionOut,
+    DocumentDetail,
+    DocumentPage,
+    IngestResult,
+)
+from app.api.problems import PROBLEM_JSON
+from app.api.uploads import FILES_FIELD, UploadForm, read_upload_form
+from app.container import Container
+from app.knowledge.names import COLLECTION_NAME_PATTERN, DEFAULT_COLLECTION
+from app.services.documents import (
+    MAX_CONTEXT_RADIUS,
+    MAX_PAGE_SIZE,
+    DocumentService,
+    IncomingFile,
+    IngestOutcome,
+)
+from app.settings import Settings
+
+router = APIRouter(tags=["documents"])
+
+DocumentServiceDep = Annotated[DocumentService, Depends(Provide[Container.document_service])]
+SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, description="How many items to skip.")]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {}}}
+
+
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": [FILES_FIELD],
+                "properties": {
+                    FILES_FIELD: {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "Markdown, text, HTML or PDF files.",
+                    },
+                    "collection": {
+                        "type": "string",
+                        "default": DEFAULT_COLLECTION,
+                        "pattern": COLLECTION_NAME_PATTERN,
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+@inject
+async def _upload_form(request: Request, settings: SettingsDep) -> AsyncIterator[UploadForm]:
+    # A dependency with clean-up, so the spooled files are closed however the request ends.
+    form = await read_upload_form(request, settings.ingestion)
+    try:
+        yield form
+    finally:
+        form.close()
+
+
+UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
+
+
+@router.post(
+    "/api/documents",
+    status_code=201,
+    response_model=IngestResult,
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+    responses={
+        200: {"description": "Nothing changed: every file's content was already there."},
+        409: _problem("Another request is ingesting the same file."),
+        413: _problem("A file is over the size limit, or too many files."),
+        415: _problem("A file type that cannot be ingested, or not multipart/form-data."),
+        422: _problem("An empty, unreadable or corrupt file, or a bad collection name."),
+    },
+)
+@inject
+async def upload_documents(
+    form: UploadFormDep, response: Response, service: DocumentServiceDep
+) -> IngestResult:
+    """Ingest files into a collection: added, updated (same name, new content) or unchanged.
+
+    Every file is checked and read before any is stored; one bad file fails the request and
+    stores nothing.
+    """
+    files = [IncomingFile(f.filename, f.size, f.read) for f in form.files]
+    results = await service.ingest(files, form.fields.get("collection", DEFAULT_COLLECTION))
+    if all(result.outcome == IngestOutcome.UNCHANGED for result in results):
+        response.status_code = 200
+    return IngestResult.model_validate({"documents": [asdict(r) for r in results]})
+
+
+@router.get("/api/documents", response_model=DocumentPage)
+@inject
+async def list_documents(
+    service: DocumentServiceDep,
+    collection: Annotated[str | None, Query(description="Only this collection.")] = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> DocumentPage:
+    """List documents, by collection and name."""
+    return DocumentPage.model_validate(await service.list_documents(collection, limit, offset))
+
+
+@router.get(
+    "/api/documents/{document_id}",
+    response_model=DocumentDetail,
+    responses={404: _problem("No such document, or no such chunk in its current version.")},
+)
+@inject
+async def get_document(
+    document_id: uuid.UUID,
+    service: DocumentServiceDep,
+    chunk_id: Annotated[
+        uuid.UUID | None, Query(description="A cited chunk (`node_id` of a source) to show.")
+    ] = None,
+    context: Annotated[
+        int, Query(ge=0, le=MAX_CONTEXT_RADIUS, description="Neighbouring chunks on each side.")
+    ] = 1,
+) -> DocumentDetail:
+    """Show a document; with `chunk_id`, the cited chunk in context."""
+    found = await service.get(document_id, chunk_id, context)
+    detail = DocumentDetail.model_validate(found.document)
+    if found.context is not None:
+        detail.context = [
+            ChunkOut(**asdict(chunk), focus=chunk.id == found.focus) for chunk in found.context
+        ]
+    return detail
+
+
+@router.delete(
+    "/api/documents/{document_id}",
+    status_code=204,
+    response_class=Response,
+    responses={404: _problem("No such document.")},
+)
+@inject
+async def delete_document(document_id: uuid.UUID, service: DocumentServiceDep) -> Response:
+    """Delete a document and its chunks; answers stop citing it at once."""
+    await service.delete(document_id)
+    return Response(status_code=204)
+
+
+@router.get("/api/collections", response_model=list[CollectionOut])
+@inject
+async def list_collections(service: DocumentServiceDep) -> list[CollectionOut]:
+    """List collections with how many documents and chunks each holds."""
+    return [CollectionOut.model_validate(row) for row in await service.list_collections()]

@@ -1,0 +1,108 @@
+"""The documents service against a real database: what an ingest leaves when it races, dies or
+fails part-way."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from app.database import utcnow
+from app.errors import Conflict, InvalidInput, UnsupportedMediaType
+from app.knowledge.models import Document, DocumentStatus
+from app.runtime import running_container
+from app.services.documents import INGEST_LEASE, IncomingFile, IngestOutcome
+from tests.conftest import MakeSettings
+
+GUIDE = b"# Guide\n\nOtters hold hands while they sleep.\n"
+
+
+def _file(name: str, data: bytes) -> IncomingFile:
+    return IncomingFile(name, len(data), lambda: data)
+
+
+async def test_an_ingest_that_died_part_way_is_taken_over_after_its_lease(
+    make_settings: MakeSettings,
+) -> None:
+    async with running_container(make_settings()) as container:
+        registry, service = container.document_registry(), container.document_service()
+        # What a process that died between reserving and publishing leaves behind.
+        stuck = await registry.reserve_new("default", "guide.md", "other", "text/markdown", 1)
+        with pytest.raises(Conflict, match="being ingested"):
+            await service.ingest_one(_file("guide.md", GUIDE), "default")
+
+        long_ago = utcnow() - INGEST_LEASE - timedelta(minutes=1)
+        async with container.database().session() as db:
+            await db.execute(
+                update(Document).where(Document.id == stuck.id).values(updated_at=long_ago)
+            )
+        result = await service.ingest_one(_file("guide.md", GUIDE), "default")
+        assert result.outcome == IngestOutcome.ADDED
+        assert result.document.status == DocumentStatus.READY
+        assert await registry.get(stuck.id) is None
+
+
+async def test_the_same_content_stuck_half_ingested_is_ingested_again_not_unchanged(
+    make_settings: MakeSettings,
+) -> None:
+    async with running_container(make_settings()) as container:
+        registry, service = container.document_registry(), container.document_service()
+        first = await service.ingest_one(_file("guide.md", GUIDE), "default")
+        stuck_hash = first.document.content_hash
+        await service.delete(first.document.id)
+        stuck = await registry.reserve_new("default", "guide.md", stuck_hash, "text/markdown", 1)
+        long_ago = utcnow() - INGEST_LEASE - timedelta(minutes=1)
+        async with container.database().session() as db:
+            await db.execute(
+                update(Document).where(Document.id == stuck.id).values(updated_at=long_ago)
+            )
+        result = await service.ingest_one(_file("guide.md", GUIDE), "default")
+        assert result.outcome == IngestOutcome.ADDED
+        assert result.document.status == DocumentStatus.READY
+        assert result.document.chunk_count == 1
+
+
+async def test_one_bad_file_stores_none_of_its_request(make_settings: MakeSettings) -> None:
+    async with running_container(make_settings()) as container:
+        service = container.document_service()
+        before = (await service.list_documents(None, 100, 0)).total
+        with pytest.raises(UnsupportedMediaType):
+            await service.ingest([_file("guide.md", GUIDE), _file("slides.pptx", b"PK")], "default")
+        with pytest.raises(InvalidInput, match="same name"):
+            await service.ingest(
+                [_file("a/guide.md", GUIDE), _file("a//guide.md", GUIDE + b"!")], "default"
+            )
+        assert (await service.list_documents(None, 100, 0)).total == before
+
+
+async def test_identical_content_under_another_name_is_the_existing_document(
+    make_settings: MakeSettings,
+) -> None:
+    async with running_container(make_settings()) as container:
+        service = container.document_service()
+        first = await service.ingest_one(_file("guide.md", GUIDE), "default")
+        again = await service.ingest_one(_file("copy-of-guide.md", GUIDE), "default")
+        elsewhere = await service.ingest_one(_file("guide.md", GUIDE), "other")
+    assert again.outcome == IngestOutcome.UNCHANGED
+    assert again.document.id == first.document.id
+    assert again.document.name == "guide.md"
+    assert elsewhere.outcome == IngestOutcome.ADDED  # collections are apart
+    assert elsewhere.document.id != first.document.id
+    assert isinstance(elsewhere.document.id, uuid.UUID)
+
+
+async def test_a_file_edited_to_match_another_documents_content_is_still_updated(
+    make_settings: MakeSettings,
+) -> None:
+    other = b"# Other\n\nBadgers dig setts.\n"
+    async with running_container(make_settings()) as container:
+        service = container.document_service()
+        guide = await service.ingest_one(_file("guide.md", GUIDE), "default")
+        await service.ingest_one(_file("other.md", other), "default")
+        edited = await service.ingest_one(_file("guide.md", other), "default")
+        passages = await container.knowledge_search().search("badgers", "default")
+    assert edited.outcome == IngestOutcome.UPDATED
+    assert edited.document.id == guide.document.id
+    assert {p.node.metadata["file_name"] for p in passages} == {"guide.md", "other.md"}
