@@ -18,6 +18,7 @@ from app.api.streaming import (
     turn_headers,
 )
 from app.container import Container
+from app.knowledge.names import COLLECTION_NAME_PATTERN
 from app.services.chat import ChatService, PreparedTurn
 from app.settings import Settings
 
@@ -55,7 +56,7 @@ async def stream_chat(
     accept: Annotated[str, Header()] = "text/event-stream",
 ) -> EventSourceResponse | StreamingResponse:
     """Stream an answer as Server-Sent Events (or as plain text with `Accept: text/plain`)."""
-    turn = await service.prepare(request.query, request.session_id)
+    turn = await service.prepare(request.query, request.session_id, request.collection)
     if _wants_plain_text(accept):
         return StreamingResponse(
             to_plain_text(service.stream(turn)),
@@ -76,6 +77,10 @@ async def stream_chat_for_event_source(
     session_id: Annotated[
         uuid.UUID | None, Query(description="Continue this conversation.")
     ] = None,
+    collection: Annotated[
+        str | None,
+        Query(pattern=COLLECTION_NAME_PATTERN, description="The document collection to search."),
+    ] = None,
     last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> EventSourceResponse | Response:
     """Stream an answer as Server-Sent Events, for the browser's `EventSource`.
@@ -86,7 +91,7 @@ async def stream_chat_for_event_source(
     """
     if last_event_id is not None:
         return Response(status_code=204)
-    turn = await service.prepare(query, session_id)
+    turn = await service.prepare(query, session_id, collection)
     return _event_stream(service, turn, settings)
 
 
@@ -94,7 +99,7 @@ async def stream_chat_for_event_source(
 @inject
 async def chat(request: ChatRequest, http_request: Request, service: ChatServiceDep) -> ChatAnswer:
     """Answer a question in one JSON response. Closing the connection stops the answer."""
-    turn = await service.prepare(request.query, request.session_id)
+    turn = await service.prepare(request.query, request.session_id, request.collection)
     answer = await unless_client_leaves(http_request, service.answer(turn))
     return ChatAnswer(
         answer=answer.answer,

@@ -6,6 +6,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.knowledge.names import COLLECTION_NAME_PATTERN
 from app.services.chat_events import Source
 
 
@@ -21,6 +22,12 @@ class ChatRequest(BaseModel):
     session_id: uuid.UUID | None = Field(
         default=None,
         description="Continue this conversation. Omit to start one; `meta` returns its id.",
+    )
+    collection: str | None = Field(
+        default=None,
+        pattern=COLLECTION_NAME_PATTERN,
+        description="The document collection to search. Omitted: the conversation's "
+        "collection, or `default` for a new conversation.",
     )
 
 
@@ -50,12 +57,15 @@ class ErrorData(BaseModel):
     """`event: error`, the last event of a failed answer."""
 
     code: str = Field(
-        description=("Stable: llm_error, retrieval_error, storage_error, timeout, internal_error.")
+        description=(
+            "Stable: llm_error, retrieval_error, storage_error, timeout, conflict, internal_error."
+        )
     )
     message: str = Field(description="A sentence for people; never a stack trace.")
 
 
 class Health(BaseModel):
     status: str
-    documents: int
+    documents: int = Field(description="Searchable documents, across every collection.")
     llm_provider: str
+    retrieval: str = Field(description="lexical, dense or hybrid.")

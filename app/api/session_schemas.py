@@ -21,6 +21,9 @@ class SessionSummary(_FromService):
 
     id: uuid.UUID
     title: str | None = Field(description="The first question unless renamed.")
+    collection: str | None = Field(
+        description="The document collection its questions search unless one names another."
+    )
     created_at: datetime
     updated_at: datetime = Field(description="When the session was last asked or renamed.")
     message_count: int = Field(description="Questions and answers, counted separately.")

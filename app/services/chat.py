@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import anyio
 from llama_index.core.base.llms.types import ChatMessage
@@ -18,6 +19,7 @@ from llama_index.core.base.llms.types import MessageRole as LlamaRole
 from llama_index.core.workflow import WorkflowTimeoutError
 from workflows.handler import WorkflowHandler
 
+from app.database import utcnow
 from app.errors import (
     AnswerTimeout,
     CitestreamError,
@@ -26,7 +28,8 @@ from app.errors import (
     NotFound,
     StorageFailure,
 )
-from app.memory.models import MessageRole, MessageStatus, utcnow
+from app.knowledge.names import DEFAULT_COLLECTION, check_collection_name
+from app.memory.models import MessageRole, MessageStatus
 from app.memory.store import ClaimResult, ConversationStore, HistoryMessage, TurnOutcome
 from app.metrics import Metrics
 from app.services.chat_events import (
@@ -50,6 +53,12 @@ _CLEANUP_TIMEOUT_S = 10.0
 RESERVATION_S = 30.0
 
 
+class KnownCollections(Protocol):
+    """Port for the document registry: whether a collection exists (its generation if so)."""
+
+    async def generation(self, collection: str) -> int | None: ...
+
+
 @dataclass(frozen=True)
 class PreparedTurn:
     """A validated question, ready to be answered. Nothing is stored yet."""
@@ -57,6 +66,7 @@ class PreparedTurn:
     query: str
     session_id: uuid.UUID
     history: list[HistoryMessage]
+    collection: str = DEFAULT_COLLECTION
     message_id: uuid.UUID = field(default_factory=uuid.uuid4)
     received_at: float = field(default_factory=time.perf_counter)
 
@@ -93,18 +103,23 @@ class ChatService:
         *,
         store: ConversationStore,
         workflow: CitationChatWorkflow,
+        collections: KnownCollections,
         metrics: Metrics,
         settings: ChatSettings,
     ) -> None:
         self._store = store
+        self._collections = collections
         self._workflow = workflow
         self._metrics = metrics
         self._settings = settings
 
-    async def prepare(self, query: str, session_id: uuid.UUID | None) -> PreparedTurn:
+    async def prepare(
+        self, query: str, session_id: uuid.UUID | None, collection: str | None = None
+    ) -> PreparedTurn:
         """Check the question, reserve the session and load its history, before any stream opens.
 
         A session that is still answering another question is a conflict: one answer at a time.
+        The collection searched is the one named, else the session's, else `default`.
         """
         text = query.strip()
         if not text:
@@ -115,8 +130,16 @@ class ChatService:
                 f"{self._settings.max_query_chars} are allowed.",
                 field_name="query",
             )
+        if collection is not None:
+            check_collection_name(collection)
+            await self._check_collection_exists(collection)
         if session_id is None:
-            return PreparedTurn(query=text, session_id=uuid.uuid4(), history=[])
+            return PreparedTurn(
+                query=text,
+                session_id=uuid.uuid4(),
+                history=[],
+                collection=collection or DEFAULT_COLLECTION,
+            )
         message_id = uuid.uuid4()
         # A short reservation: if the stream never starts (the client left before reading it),
         # the session frees itself soon. begin_turn extends it for the whole answer.
@@ -132,6 +155,8 @@ class ChatService:
             )
         try:
             history = await self._store.history(session_id, self._settings.history_messages)
+            if collection is None:
+                collection = await self._store.collection_of(session_id) or DEFAULT_COLLECTION
         except BaseException:
             await self._store.release(session_id, message_id)
             raise
@@ -140,7 +165,18 @@ class ChatService:
             session_id=session_id,
             history=fit_to_tokens(history, self._settings.history_tokens),
             message_id=message_id,
+            collection=collection,
         )
+
+    async def _check_collection_exists(self, collection: str) -> None:
+        # `default` always exists, if only empty; another name must have had a document.
+        if collection == DEFAULT_COLLECTION:
+            return
+        if await self._collections.generation(collection) is None:
+            raise NotFound(
+                f"There is no collection {collection!r}; upload a document into it first "
+                "(POST /api/documents with collection=...)."
+            )
 
     def _claim_deadline(self) -> datetime:
         # Long enough for any answer; a claim left by a dead process expires after it.
@@ -155,7 +191,11 @@ class ChatService:
         try:
             with anyio.CancelScope(shield=True):
                 await self._store.begin_turn(
-                    turn.session_id, turn.message_id, turn.query, self._claim_deadline()
+                    turn.session_id,
+                    turn.message_id,
+                    turn.query,
+                    self._claim_deadline(),
+                    turn.collection,
                 )
         except Exception as error:
             if not isinstance(error, Conflict):
@@ -171,7 +211,11 @@ class ChatService:
         self._metrics.active_streams.inc()
         try:
             handler = self._workflow.run(
-                start_event=ChatRequested(question=turn.query, history=_as_chat(turn.history))
+                start_event=ChatRequested(
+                    question=turn.query,
+                    history=_as_chat(turn.history),
+                    collection=turn.collection,
+                )
             )
             yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
             async for event in handler.stream_events():

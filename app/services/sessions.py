@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.memory.sessions import MessageRow, Page, SessionRepository, SessionRow
+from app.memory.sessions import MessageRow, SessionRepository, SessionRow
+from app.pagination import Page
 
 MAX_PAGE_SIZE = 100
 MAX_TITLE_CHARS = 200

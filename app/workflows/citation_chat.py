@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import aclosing
+from typing import Protocol
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.llms.generic_utils import messages_to_history_str
@@ -20,7 +21,7 @@ from llama_index.core.llms import LLM
 from llama_index.core.query_engine import CitationQueryEngine
 from llama_index.core.query_engine.citation_query_engine import CITATION_REFINE_TEMPLATE
 from llama_index.core.response_synthesizers import ResponseMode, get_response_synthesizer
-from llama_index.core.schema import QueryBundle
+from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.workflow import Context, Workflow, step
 
 from app.errors import CitestreamError, LLMFailure, RetrievalFailure
@@ -40,22 +41,34 @@ logger = logging.getLogger(__name__)
 NOTHING_FOUND_ANSWER = "I could not find anything about that in the knowledge base."
 
 
+class PassageSearch(Protocol):
+    """Port for retrieval: the best passages for a question in one collection."""
+
+    async def search(self, question: str, collection: str) -> list[NodeWithScore]: ...
+
+
 class CitationChatWorkflow(Workflow):
     """Condense the follow-up with the history, retrieve passages, answer citing them as `[n]`."""
 
     def __init__(
-        self, *, llm: LLM, citation_engine: CitationQueryEngine, timeout: float | None
+        self,
+        *,
+        llm: LLM,
+        citation_engine: CitationQueryEngine,
+        search: PassageSearch,
+        timeout: float | None,
     ) -> None:
         super().__init__(timeout=timeout)
         self._llm = llm
         self._citation_engine = citation_engine
+        self._search = search
 
     @step
     async def condense(self, ctx: Context, ev: ChatRequested) -> QuestionCondensed:
         """Rewrite the follow-up as a standalone question (CondenseQuestionChatEngine's prompt)."""
         if not ev.history:
             # As the chat engine does: a first question stands on its own.
-            return QuestionCondensed(standalone_question=ev.question)
+            return QuestionCondensed(standalone_question=ev.question, collection=ev.collection)
         ctx.write_event_to_stream(PhaseStarted(phase="condensing"))
         try:
             messages = CONDENSE_PROMPT.format_messages(
@@ -68,16 +81,16 @@ class CitationChatWorkflow(Workflow):
             raise
         except Exception as error:
             raise LLMFailure("The language model failed while reading the conversation.") from error
-        return QuestionCondensed(standalone_question=_standalone(condensed, ev.question))
+        return QuestionCondensed(
+            standalone_question=_standalone(condensed, ev.question), collection=ev.collection
+        )
 
     @step
     async def retrieve(self, ctx: Context, ev: QuestionCondensed) -> PassagesRetrieved:
-        """Find the passages for the standalone question."""
+        """Find the passages for the standalone question in the conversation's collection."""
         ctx.write_event_to_stream(PhaseStarted(phase="retrieving"))
         try:
-            passages = await self._citation_engine.aretrieve(
-                QueryBundle(query_str=ev.standalone_question)
-            )
+            passages = await self._search.search(ev.standalone_question, ev.collection)
         except Exception as error:
             raise RetrievalFailure() from error
         return PassagesRetrieved(standalone_question=ev.standalone_question, passages=passages)
@@ -123,7 +136,9 @@ def build_citation_engine(
     """CitationQueryEngine as `from_args(..., streaming=True)` builds it, without an index.
 
     Its plain constructor would hard-code streaming off; this passes a streaming synthesizer
-    with the engine's own citation prompts.
+    with the engine's own citation prompts. The workflow retrieves per collection itself and
+    only asks the engine to number the passages and stream the answer; `retriever` (the
+    default collection's) makes the engine whole for callers that query it directly.
     """
     synthesizer = get_response_synthesizer(
         llm=llm,

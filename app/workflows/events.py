@@ -16,12 +16,14 @@ class ChatRequested(StartEvent):
 
     question: str
     history: list[ChatMessage]
+    collection: str
 
 
 class QuestionCondensed(Event):
     """The follow-up rewritten as a standalone question (the question itself on a first turn)."""
 
     standalone_question: str
+    collection: str
 
 
 class PassagesRetrieved(Event):

@@ -48,8 +48,23 @@ async def test_stream_sends_meta_then_messages_then_sources(make_settings: MakeS
     sources = events[-1].data
     assert [s["index"] for s in sources] == list(range(1, len(sources) + 1))
     assert sources[0]["document"] == "cancellation.md"
+    assert sources[0]["title"] == "Cancelling a stream"
+    assert sources[0]["heading"] == "Cancelling a stream"
+    assert sources[0]["page"] is None
     for source in sources:
-        assert set(source) == {"index", "node_id", "document", "text", "score", "metadata", "cited"}
+        assert set(source) == {
+            "index",
+            "node_id",
+            "document",
+            "document_id",
+            "title",
+            "page",
+            "heading",
+            "text",
+            "score",
+            "metadata",
+            "cited",
+        }
         assert len(source["text"]) <= 300
         assert not source["text"].startswith("Source ")
     answer = answer_text(events)
@@ -167,7 +182,12 @@ async def test_health_and_metrics(make_settings: MakeSettings) -> None:
         health = (await client.get("/healthz")).json()
         await client.post("/api/chat", json=QUESTION)
         metrics = (await client.get("/metrics")).text
-    assert health == {"status": "ok", "documents": 3, "llm_provider": "fake"}
+    assert health == {
+        "status": "ok",
+        "documents": 3,
+        "llm_provider": "fake",
+        "retrieval": "lexical",
+    }
     assert "citestream_active_streams 0.0" in metrics
     assert 'citestream_streams_total{outcome="completed"} 1.0' in metrics
     assert "citestream_llm_tokens_total 64.0" in metrics

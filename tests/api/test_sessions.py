@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,13 +10,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app.memory.migrations import upgrade_to_head
 from app.memory.models import ChatMessage, ChatSession
 from tests.conftest import MakeSettings
 from tests.support.server import LiveServer, serve
 
 QUESTIONS = ["How do I cancel a stream?", "How do heartbeats work?", "What is a citation?"]
-SUMMARY_KEYS = {"id", "title", "created_at", "updated_at", "message_count"}
+SUMMARY_KEYS = {"id", "title", "collection", "created_at", "updated_at", "message_count"}
 MESSAGE_KEYS = {
     "id",
     "role",
@@ -97,10 +95,8 @@ async def _list_get_delete(server: LiveServer) -> None:
 
 
 async def test_list_get_delete(make_settings: MakeSettings, database_url: str) -> None:
-    settings = make_settings()
-    settings.database.url = database_url
-    # PostgreSQL is migrated as a deployment step, not by the server.
-    await asyncio.to_thread(upgrade_to_head, database_url)
+    # Migrated (as a deployment step would for PostgreSQL) and given the test corpus.
+    settings = make_settings(database_url=database_url)
     async with serve(settings) as server:
         await _list_get_delete(server)
 
@@ -170,6 +166,7 @@ async def test_a_session_shows_its_messages_in_conversation_order(
         body = (await client.get(f"/api/sessions/{session}")).json()
 
     assert set(body) == SUMMARY_KEYS | {"messages"}
+    assert body["collection"] == "default"
     assert (body["id"], body["title"], body["message_count"]) == (session, QUESTIONS[0], 4)
     page = body["messages"]
     assert (page["total"], page["limit"], page["offset"]) == (4, 50, 0)
@@ -334,3 +331,33 @@ async def test_a_session_that_is_answering_cannot_be_deleted(make_settings: Make
         await server.wait_for_metric("citestream_active_streams", 0)
         assert (await client.delete(f"/api/sessions/{session}")).status_code == 204
         assert await _stored_rows(server, session) == (0, 0)
+
+
+async def test_answers_stored_before_citations_named_pages_still_read_back(
+    make_settings: MakeSettings,
+) -> None:
+    # A source as stored before migration 0003: no document_id, title, page or heading.
+    old_source = {
+        "index": 1,
+        "node_id": "n1",
+        "document": "cancellation.md",
+        "text": "Close the connection.",
+        "score": 1.5,
+        "metadata": {"title": "Cancelling a stream"},
+        "cited": True,
+    }
+    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+        session = await _ask(client, QUESTIONS[0])
+        async with server.container.database().session() as db:
+            answer = await db.scalar(
+                select(ChatMessage).where(
+                    ChatMessage.session_id == uuid.UUID(session), ChatMessage.seq == 2
+                )
+            )
+            assert answer is not None
+            answer.sources = [old_source]
+        response = await client.get(f"/api/sessions/{session}")
+    assert response.status_code == 200
+    [source] = response.json()["messages"]["items"][1]["sources"]
+    assert source["document"] == "cancellation.md"
+    assert (source["document_id"], source["page"], source["heading"]) == (None, None, None)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from app.llms.llamacpp import bundled_smollm2_path
 from tests.conftest import MakeSettings
+from tests.support.llama_server import llama_cpp_server
 from tests.support.server import serve
 from tests.support.sse import decode, read_messages
 from tests.support.tcp_proxy import tcp_proxy
@@ -24,54 +20,11 @@ pytestmark = pytest.mark.llamacpp
 QUESTION = {"query": "How do I cancel a stream?"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def openai_server_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """`python -m llama_cpp.server` serving SmolLM2 as model `smollm2`."""
-    port = _free_port()
-    # A file, not a pipe: llama.cpp logs enough to fill an unread pipe and block the server.
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(bundled_smollm2_path()),
-            "--model_alias",
-            "smollm2",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "8192",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/models").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
+    with llama_cpp_server(tmp_path_factory.mktemp("llama-server")) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def _openai_settings(make_settings: MakeSettings, port: int, max_tokens: int) -> dict[str, object]:

@@ -11,14 +11,13 @@ import asyncio
 
 import httpx
 import pytest
-from dependency_injector import providers
 from httpx_sse import aconnect_sse
 from sqlalchemy import select
 
 from app.container import Container
 from app.memory.models import ChatMessage, MessageRole, MessageStatus
 from tests.conftest import MakeSettings
-from tests.support.retrievers import HeldRetriever
+from tests.support.retrievers import HeldSearch
 from tests.support.server import LiveServer, serve
 from tests.support.sse import decode
 from tests.support.stored import stored_messages
@@ -99,8 +98,8 @@ async def test_disconnect_while_condensing_stops_the_model(make_settings: MakeSe
 async def test_disconnect_while_retrieving_cancels_the_search(make_settings: MakeSettings) -> None:
     settings = make_settings(llm={"fake_tokens": 64, "fake_delay_ms": 20})
     container = Container(settings=settings)
-    retriever = HeldRetriever()
-    container.retriever.override(providers.Object(retriever))
+    retriever = HeldSearch()
+    container.chat_workflow.add_kwargs(search=retriever)
     async with (
         serve(settings, container) as server,
         httpx.AsyncClient(base_url=server.url) as client,

@@ -64,8 +64,7 @@ async def _check_every_turn_once(
 async def test_random_disconnects_store_each_turn_exactly_once(
     make_settings: MakeSettings, database_url: str
 ) -> None:
-    settings = make_settings(llm={"fake_tokens": 24, "fake_delay_ms": 2})
-    settings.database.url = database_url
+    settings = make_settings(llm={"fake_tokens": 24, "fake_delay_ms": 2}, database_url=database_url)
     settings.database.auto_migrate = True
     chance = random.Random(20261121)
     shown: dict[str, list[tuple[str, bool]]] = {}

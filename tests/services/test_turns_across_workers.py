@@ -17,7 +17,7 @@ from tests.support.sse import decode
 
 
 def _worker_env(make_settings: MakeSettings, postgres_url: str, delay_ms: int) -> dict[str, str]:
-    settings = make_settings()  # ingests the test corpus into its data directory
+    settings = make_settings(database_url=postgres_url)  # the test corpus, in PostgreSQL
     return {
         "CITESTREAM_DATA_DIR": str(settings.data_dir),
         "CITESTREAM_DATABASE__URL": postgres_url,
