@@ -3,8 +3,10 @@
 #   docker build -t citestream .
 #   docker run --rm -p 8000:8000 -v citestream-data:/data citestream
 #
-# At start the container ingests docs/ (Citestream's own documentation) into the index under
-# /data, then serves the API on port 8000. See docs/operations.md.
+# At start the container ingests docs/ (Citestream's own documentation) into the default
+# collection and samples/corpus into the `samples` collection, then serves the API on port 8000.
+# Documents, chunks and conversations are in the database; embedded Qdrant (dense retrieval,
+# when configured) under /data. See docs/operations.md.
 #
 # With the default SQLite database the server creates and upgrades its schema itself. Pointed at
 # PostgreSQL (CITESTREAM_DATABASE__URL), it does not: run `citestream db upgrade` first, as the
@@ -64,4 +66,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
 
 # Ingest, then serve. Re-ingesting at every start is cheap: unchanged files are skipped.
 # docker-compose.yml replaces this command with one that runs `citestream db upgrade` first.
-CMD ["sh", "-c", "citestream ingest docs && exec citestream serve"]
+CMD ["sh", "-c", "citestream ingest docs && citestream ingest samples/corpus --collection samples && exec citestream serve"]

@@ -6,8 +6,9 @@ CODE = app tests alembic bench
 
 .PHONY: run test install uv browser lint typecheck bench
 
-run: install  ## Ingest the sample docs, then serve on http://127.0.0.1:8000
+run: install  ## Ingest the docs and the sample handbook, then serve on http://127.0.0.1:8000
 	$(UV) run citestream ingest docs
+	$(UV) run citestream ingest samples/corpus --collection samples
 	$(UV) run citestream serve
 
 test: install browser lint typecheck  ## Lint, type-check and run every test
@@ -38,6 +39,8 @@ browser:
 			&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "note: Chromium not installed; the browser test will skip"
 
-bench: install  ## Measure time to first token, stop latency and history loading (prints numbers)
+bench: install  ## Measure streaming, history loading, retrieval quality and speed (prints numbers)
 	$(UV) run python -m bench.streaming
 	$(UV) run python -m bench.history
+	$(UV) run citestream evaluate
+	$(UV) run python -m bench.retrieval

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+from httpx_sse import aconnect_sse
+
+from app.settings import LLMSettings, Settings
 from tests.support.corpus import write_corpus
+from tests.support.pdfs import pdf_bytes
+from tests.support.server import serve
+from tests.support.sse import decode
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "corpus"
+# Answered on page 2 of the sample travel policy, and nowhere else in the sample corpus.
+PAGE_TWO_QUESTION = "What daily food allowance do I get on a work trip to Germany or Spain?"
 
 
 def _citestream(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -32,13 +44,80 @@ def test_ingest_then_ingest_again_changes_nothing(tmp_path: Path) -> None:
     assert "added 0, updated 0, unchanged 3, failed 0" in again.stdout
 
 
-def test_ingest_of_nothing_usable_fails_with_reasons(tmp_path: Path) -> None:
-    result = _citestream("ingest", str(tmp_path / "nope.md"), data_dir=tmp_path / "data")
+def test_ingest_reports_each_failure_with_its_reason_and_exits_1(tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path / "docs")
+    (docs / "empty.md").write_text("  \n")
+    (docs / "broken.pdf").write_bytes(pdf_bytes(["One page of text."])[:300])
+    (docs / "notes.docx").write_bytes(b"PK\x03\x04")  # skipped inside a folder
+    result = _citestream(
+        "ingest", str(docs), str(tmp_path / "missing.md"), str(docs / "notes.docx"),
+        data_dir=tmp_path / "data",
+    )  # fmt: skip
     assert result.returncode == 1
-    assert "no such file or folder" in result.stderr
+    assert "added 3, updated 0, unchanged 0, failed 4" in result.stdout
+    failures = dict(
+        line.removeprefix("failed").strip().split(": ", 1)
+        for line in result.stderr.splitlines()
+        if line.startswith("failed")
+    )
+    assert failures[str(docs / "empty.md")] == "the file is empty"
+    assert failures[str(docs / "broken.pdf")] == "the PDF is damaged and cannot be read"
+    assert failures[str(tmp_path / "missing.md")] == "no such file or folder"
+    assert failures[str(docs / "notes.docx")].startswith("unsupported type .docx")
+
+
+def test_a_changed_file_is_updated_and_globs_name_collections(tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path / "docs")
+    data = tmp_path / "data"
+    glob = str(docs / "**" / "*.md")
+    first = _citestream("ingest", glob, "--collection", "ops", data_dir=data)
+    assert "added 2, updated 0, unchanged 0, failed 0 (collection 'ops')" in first.stdout
+    (docs / "heartbeats.md").write_text("# Heartbeats\n\nEvery ten seconds now.\n")
+    second = _citestream("ingest", glob, "-c", "ops", data_dir=data)
+    assert "added 0, updated 1, unchanged 1, failed 0" in second.stdout
+    listing = _citestream("documents", "list", "--collection", "ops", data_dir=data)
+    rows = [line.split("  ") for line in listing.stdout.splitlines()]
+    assert [(row[1], row[2]) for row in rows] == [
+        ("ops", "cancellation.md"),
+        ("ops", "heartbeats.md"),
+    ]
 
 
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = _citestream("db", "upgrade", data_dir=tmp_path / "data")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "citestream.db").exists()
+
+
+async def _cited(settings: Settings, question: str) -> list[dict[str, object]]:
+    """The sources a streamed answer cites, read from its final `source` event."""
+    async with (
+        serve(settings) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=30) as client,
+        aconnect_sse(client, "POST", "/api/chat/stream", json={"query": question}) as source,
+    ):
+        events = [decode(sse) async for sse in source.aiter_sse()]
+    assert events[-1].event == "source", events[-1]
+    return [s for s in events[-1].data if s["cited"]]
+
+
+async def test_a_pdf_ingested_by_the_cli_is_cited_by_page_until_deleted(tmp_path: Path) -> None:
+    # A folder of Markdown, HTML and a PDF, ingested with the command line.
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    for name in ("travel-policy.pdf", "office-facilities.html", "employee-benefits.md"):
+        shutil.copy(SAMPLES / name, folder / name)
+    data = tmp_path / "data"
+    ingested = _citestream("ingest", str(folder), data_dir=data)
+    assert "added 3, updated 0, unchanged 0, failed 0" in ingested.stdout, ingested.stderr
+
+    settings = Settings(
+        _env_file=None, data_dir=data, llm=LLMSettings(provider="fake", fake_delay_ms=0)
+    )
+    cited = await _cited(settings, PAGE_TWO_QUESTION)
+    assert any(s["document"] == "travel-policy.pdf" and s["page"] == 2 for s in cited), cited
+
+    deleted = _citestream("documents", "delete", "travel-policy.pdf", data_dir=data)
+    assert deleted.returncode == 0, deleted.stderr
+    cited = await _cited(settings, PAGE_TWO_QUESTION)
+    assert all(s["document"] != "travel-policy.pdf" for s in cited), cited

@@ -1,0 +1,64 @@
+"""The app's objects outside the HTTP server: for the command line, benchmarks and tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from app.container import Container
+from app.ingestion.paths import expand
+from app.knowledge.names import DEFAULT_COLLECTION
+from app.memory.migrations import ensure_schema_is_current, upgrade_to_head
+from app.retrieval.search import KnowledgeSearch, RetrievalMode
+from app.services.documents import IncomingFile, Ingested
+from app.settings import Settings
+
+
+@asynccontextmanager
+async def running_container(settings: Settings) -> AsyncIterator[Container]:
+    """A container on a current schema (migrated first where the settings allow), released
+    afterwards: the database pool, embedded Qdrant's folder lock, lexical rebuilds."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.auto_migrate:
+        await asyncio.to_thread(upgrade_to_head, settings.database.url)
+    container = Container(settings=settings)
+    try:
+        await ensure_schema_is_current(container.database().engine)
+        yield container
+    finally:
+        await container.lexical_index().aclose()
+        vectors = container.vector_index()
+        if vectors is not None:
+            await asyncio.to_thread(vectors.close)
+        await container.database().dispose()
+
+
+def incoming(path: Path, name: str) -> IncomingFile:
+    """A local file, to be ingested under `name`."""
+    return IncomingFile(name, path.stat().st_size, path.read_bytes)
+
+
+async def ingest_paths(
+    container: Container, paths: list[Path], collection: str = DEFAULT_COLLECTION
+) -> list[Ingested]:
+    """Ingest files and folders as `citestream ingest` finds them; the first failure raises."""
+    service = container.document_service()
+    return [
+        await service.ingest_one(incoming(found.path, found.name), collection)
+        for found in expand([str(path) for path in paths]).files
+    ]
+
+
+def search_in_mode(container: Container, mode: RetrievalMode) -> KnowledgeSearch:
+    """A KnowledgeSearch over the container's indexes in `mode`, whatever the settings say
+    (to compare modes on one knowledge base)."""
+    return KnowledgeSearch(
+        registry=container.document_registry(),
+        lexical=container.lexical_index(),
+        dense=container.vector_index(),
+        settings=container.settings().retrieval,
+        mode=mode,
+        llm=container.llm(),
+    )
