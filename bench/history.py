@@ -26,13 +26,13 @@ import asyncpg
 import httpx
 from httpx_sse import aconnect_sse
 
+from app.database import Database, utcnow
 from app.memory.cache import LruWindowCache, RedisWindowCache
-from app.memory.database import Database
 from app.memory.migrations import upgrade_to_head
-from app.memory.models import MessageStatus, utcnow
+from app.memory.models import MessageStatus
 from app.memory.store import SqlConversationStore, TurnOutcome
 from app.metrics import Metrics
-from app.retrieval.knowledge_base import KnowledgeBase
+from app.runtime import ingest_paths, running_container
 from app.settings import DatabaseSettings, LLMSettings, RedisSettings, Settings
 from bench.streaming import PROJECT
 from tests.support.server import serve
@@ -154,7 +154,9 @@ async def main(runs: int) -> None:
                 llm=LLMSettings(provider="fake", fake_delay_ms=0, fake_tokens=1),
                 database=DatabaseSettings(url=url),
             )
-            KnowledgeBase(settings.index_dir, settings.retrieval).ingest([PROJECT / "docs"])
+            settings.database.auto_migrate = True
+            async with running_container(settings) as container:
+                await ingest_paths(container, [PROJECT / "docs"])
             settings.redis = RedisSettings(url=REDIS)
             turns = max(20, runs // 5)
             await _ttft(settings, session_id, short_session, turns, "PostgreSQL + Redis")
