@@ -97,8 +97,8 @@ async def upload_documents(
 ) -> IngestResult:
     """Ingest files into a collection: added, updated (same name, new content) or unchanged.
 
-    Every file is checked and read before any is stored; one bad file fails the request and
-    stores nothing.
+    All or nothing: every file is checked and read before any is stored, and the new versions
+    of all of them go live together, so any error leaves the knowledge base as it was.
     """
     files = [IncomingFile(f.filename, f.size, f.read) for f in form.files]
     results = await service.ingest(files, form.fields.get("collection", DEFAULT_COLLECTION))

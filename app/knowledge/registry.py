@@ -64,6 +64,16 @@ class NewVersion:
 
 
 @dataclass(frozen=True)
+class Publication:
+    """A written version to make live: `name` is the document's, for the error if it went."""
+
+    document_id: uuid.UUID
+    name: str
+    version: int
+    details: NewVersion
+
+
+@dataclass(frozen=True)
 class ChunkRow:
     """A stored chunk of a document's current version."""
 
@@ -338,32 +348,57 @@ class DocumentRegistry:
         Returns the ids of the chunks it replaced, or None when the document was deleted
         meanwhile; Conflict when another ingest took the document over.
         """
+        try:
+            [replaced] = await self.publish_all([Publication(document_id, "", version, details)])
+        except _Deleted:
+            return None
+        return replaced
+
+    async def publish_all(self, publications: Sequence[Publication]) -> list[list[uuid.UUID]]:
+        """Make every listed version the one searches serve, in one transaction: all of them or,
+        on Conflict (a document was deleted or taken over meanwhile), none.
+
+        Returns, for each publication, the ids of the chunks it replaced.
+        """
         now = utcnow()
+        replaced: dict[uuid.UUID, list[uuid.UUID]] = {}
         async with self._database.session() as db:
-            document = await db.get(Document, document_id, with_for_update=True)
-            if document is None:
-                return None
-            if document.pending_version != version:
-                raise _being_ingested(document.name, document.collection)
-            document.title = details.title[:500]
-            document.media_type = details.media_type
-            document.content_hash = details.content_hash
-            document.size_bytes = details.size_bytes
-            document.chunk_count = details.chunk_count
-            document.page_count = details.page_count
-            document.status = DocumentStatus.READY
-            document.version = version
-            document.pending_version = None
-            document.updated_at = now
-            replaced = (
-                await db.scalars(
-                    delete(Chunk)
-                    .where(Chunk.document_id == document_id, Chunk.version != version)
-                    .returning(Chunk.id)
+            collections = set()
+            # Locked in id order, so two uploads that share documents cannot deadlock.
+            for publication in sorted(publications, key=lambda p: p.document_id):
+                document = await db.get(Document, publication.document_id, with_for_update=True)
+                if document is None:
+                    raise _Deleted(publication.name)
+                replaced[document.id] = await self._make_live(
+                    db, document, publication.version, publication.details, now
                 )
-            ).all()
-            await self._bump(db, document.collection, now)
-        return list(replaced)
+                collections.add(document.collection)
+            for collection in sorted(collections):
+                await self._bump(db, collection, now)
+        return [replaced[publication.document_id] for publication in publications]
+
+    @staticmethod
+    async def _make_live(
+        db: AsyncSession, document: Document, version: int, details: NewVersion, now: datetime
+    ) -> list[uuid.UUID]:
+        if document.pending_version != version:
+            raise _being_ingested(document.name, document.collection)
+        document.title = details.title[:500]
+        document.media_type = details.media_type
+        document.content_hash = details.content_hash
+        document.size_bytes = details.size_bytes
+        document.chunk_count = details.chunk_count
+        document.page_count = details.page_count
+        document.status = DocumentStatus.READY
+        document.version = version
+        document.pending_version = None
+        document.updated_at = now
+        replaced = await db.scalars(
+            delete(Chunk)
+            .where(Chunk.document_id == document.id, Chunk.version != version)
+            .returning(Chunk.id)
+        )
+        return list(replaced.all())
 
     async def abandon(self, document_id: uuid.UUID, version: int) -> bool:
         """Undo an ingest that failed: drop the chunks of its version and its hold; a new
@@ -512,6 +547,11 @@ class DocumentRegistry:
             .values(generation=KnowledgeCollection.generation + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         )
+
+
+class _Deleted(Conflict):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name or 'A document'} was deleted while it was being ingested.")
 
 
 def _being_ingested(name: str, collection: str) -> Conflict:

@@ -1,9 +1,9 @@
 """The documents service: ingest files into a collection, browse, show in context, delete.
 
-Each document is ingested whole or not at all: the file is read and chunked before anything
-is stored, its chunks are written as a new version that searches cannot see, and one
-transaction publishes that version (replacing the previous one). A failure at any step
-removes what the attempt wrote.
+An upload is ingested whole or not at all: every file is read and chunked before anything is
+stored, each file's chunks are written as a new version that searches cannot see, and one
+transaction publishes the versions of all the files (replacing the previous ones). A failure
+at any step removes what the attempt wrote, for every file of the upload.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import anyio
 
 from app.database import utcnow
-from app.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from app.errors import CitestreamError, Conflict, InvalidInput, NotFound, PayloadTooLarge
 from app.ingestion.chunking import ChunkDraft, Chunker
-from app.ingestion.readers import ParsedDocument, media_type_of, parse
+from app.ingestion.readers import ParsedDocument, UnreadableDocument, media_type_of, parse
 from app.knowledge.models import DocumentStatus
 from app.knowledge.names import check_collection_name, document_name
 from app.knowledge.registry import (
@@ -32,6 +32,7 @@ from app.knowledge.registry import (
     DocumentRow,
     LiveChunk,
     NewVersion,
+    Publication,
 )
 from app.pagination import Page
 from app.retrieval.dense import VectorIndex
@@ -79,6 +80,38 @@ class _Prepared:
     chunks: list[ChunkDraft]
 
 
+@dataclass
+class _Staged:
+    """A file's new version, written but not yet live."""
+
+    prepared: _Prepared
+    document: DocumentRow
+    version: int
+    added: bool
+    chunk_ids: list[uuid.UUID] = field(default_factory=list)
+    embedded: bool = False
+
+    @property
+    def publication(self) -> Publication:
+        p = self.prepared
+        details = NewVersion(
+            title=p.parsed.title,
+            media_type=p.parsed.media_type,
+            content_hash=p.content_hash,
+            size_bytes=p.size,
+            chunk_count=len(p.chunks),
+            page_count=p.parsed.page_count,
+        )
+        return Publication(self.document.id, p.name, self.version, details)
+
+
+@dataclass(frozen=True)
+class _CopyOf:
+    """A new file whose bytes are those of another new file in the same upload."""
+
+    original: _Staged
+
+
 @dataclass(frozen=True)
 class DocumentInContext:
     """A document, and optionally one of its chunks with its neighbours."""
@@ -106,7 +139,8 @@ class DocumentService:
     # -- ingesting -----------------------------------------------------------------------------
 
     async def ingest(self, files: list[IncomingFile], collection: str) -> list[Ingested]:
-        """Ingest files into a collection; every file is checked and read before any is stored."""
+        """Ingest files into a collection, all or nothing: every file is read and checked before
+        any is stored, and their new versions go live in one transaction."""
         check_collection_name(collection)
         if not files:
             raise InvalidInput("Send at least one file.", field_name="files")
@@ -116,12 +150,26 @@ class DocumentService:
         prepared = [
             await self._prepare(file, name) for file, name in zip(files, names, strict=True)
         ]
-        return [await self._store(document, collection) for document in prepared]
+        staged: list[_Staged] = []
+        plan: list[Ingested | _Staged | _CopyOf] = []
+        try:
+            for document in prepared:
+                plan.append(await self._stage(document, collection, staged))
+            replaced = await self._registry.publish_all([stage.publication for stage in staged])
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                for stage in reversed(staged):
+                    await self._unstage(stage, collection)
+            raise
+        for chunk_ids in replaced:
+            if chunk_ids:
+                await self._forget_vectors(collection, chunk_ids)
+        return [await self._published(step) for step in plan]
 
     async def ingest_one(self, file: IncomingFile, collection: str) -> Ingested:
         """Ingest one file (the command line's unit of progress)."""
-        check_collection_name(collection)
-        return await self._store(await self._prepare(file, document_name(file.name)), collection)
+        [result] = await self.ingest([file], collection)
+        return result
 
     async def _prepare(self, file: IncomingFile, name: str) -> _Prepared:
         media_type_of(name)  # an unsupported type is refused before the file is read
@@ -130,60 +178,72 @@ class DocumentService:
                 f"{name}: the file is {file.size} bytes; the limit is "
                 f"{self._settings.max_file_bytes} (CITESTREAM_INGESTION__MAX_FILE_BYTES)."
             )
-        data = await asyncio.to_thread(file.read)
-        parsed = await asyncio.to_thread(parse, name, data)
-        chunks = await asyncio.to_thread(self._chunker.split, parsed)
+        return await asyncio.to_thread(self._read_and_split, file, name)
+
+    def _read_and_split(self, file: IncomingFile, name: str) -> _Prepared:
+        """Read, hash, parse and chunk a file: blocking and CPU-bound, so run off the loop."""
+        data = file.read()
+        try:
+            parsed = parse(name, data)
+        except CitestreamError:
+            raise
+        except Exception:
+            # A reader bug on an odd file must still be a clear 422, not a 500.
+            logger.exception("Could not read %s", name)
+            raise UnreadableDocument(name, "the file could not be read") from None
+        chunks = self._chunker.split(parsed)
         return _Prepared(name, hashlib.sha256(data).hexdigest(), len(data), parsed, chunks)
 
-    async def _store(self, prepared: _Prepared, collection: str) -> Ingested:
+    async def _stage(
+        self, prepared: _Prepared, collection: str, staged: list[_Staged]
+    ) -> Ingested | _Staged | _CopyOf:
+        """Write a file's new version where searches cannot see it yet (appended to `staged`
+        as soon as there is something to undo), or find that nothing changed."""
         existing = await self._registry.find_by_name(collection, prepared.name)
         if existing is None:
             # A new name: the same bytes already here are that document, not a copy.
             same_content = await self._registry.find_by_hash(collection, prepared.content_hash)
             if same_content is not None and same_content.status != DocumentStatus.INDEXING:
                 return Ingested(IngestOutcome.UNCHANGED, same_content)
+            for earlier in staged:  # ...or a file earlier in this same upload
+                if earlier.added and earlier.prepared.content_hash == prepared.content_hash:
+                    return _CopyOf(earlier)
         elif (
             existing.content_hash == prepared.content_hash
-            and existing.status != DocumentStatus.INDEXING
+            and existing.status == DocumentStatus.READY
         ):
             return Ingested(IngestOutcome.UNCHANGED, existing)
+        # Otherwise a hold by another ingest (even one bringing these same bytes back while it
+        # replaces them) is a 409 from _reserve: answering "unchanged" would lose this upload.
         document, version = await self._reserve(prepared, collection, existing)
-        was_new = version == 1
-        embedded: list[uuid.UUID] = []
-        try:
-            ids = await self._registry.add_chunks(document.id, version, prepared.chunks)
-            if self._vectors is not None:
-                await asyncio.to_thread(
-                    self._vectors.add, _live_chunks(document, collection, prepared, ids)
-                )
-                embedded = ids
-            replaced = await self._registry.publish(
-                document.id,
-                version,
-                NewVersion(
-                    title=prepared.parsed.title,
-                    media_type=prepared.parsed.media_type,
-                    content_hash=prepared.content_hash,
-                    size_bytes=prepared.size,
-                    chunk_count=len(prepared.chunks),
-                    page_count=prepared.parsed.page_count,
-                ),
+        stage = _Staged(prepared, document, version, added=version == 1)
+        staged.append(stage)
+        stage.chunk_ids = await self._registry.add_chunks(document.id, version, prepared.chunks)
+        if self._vectors is not None:
+            await asyncio.to_thread(
+                self._vectors.add, _live_chunks(document, collection, prepared, stage.chunk_ids)
             )
-            if replaced is None:
-                raise Conflict(f"{prepared.name} was deleted while it was being ingested.")
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                # The vectors of an add that itself failed part-way are left: their ids are
-                # never reused, searches serve only published chunks, `reembed` prunes them.
-                if await self._undo(document.id, version) and embedded:
-                    await self._forget_vectors(collection, embedded)
-            raise
-        if self._vectors is not None and replaced:
-            await self._forget_vectors(collection, replaced)
-        stored = await self._registry.get(document.id)
+            stage.embedded = True
+        return stage
+
+    async def _unstage(self, stage: _Staged, collection: str) -> None:
+        # The vectors of an add that itself failed part-way are left: their ids are never
+        # reused, searches serve only published chunks, and `reembed` prunes them.
+        if await self._undo(stage.document.id, stage.version) and stage.embedded:
+            await self._forget_vectors(collection, stage.chunk_ids)
+
+    async def _published(self, step: Ingested | _Staged | _CopyOf) -> Ingested:
+        if isinstance(step, Ingested):
+            return step
+        stage = step.original if isinstance(step, _CopyOf) else step
+        stored = await self._registry.get(stage.document.id)
         if stored is None:
-            raise Conflict(f"{prepared.name} was deleted while it was being ingested.")
-        return Ingested(IngestOutcome.ADDED if was_new else IngestOutcome.UPDATED, stored)
+            raise Conflict(f"{stage.prepared.name} was deleted just after it was ingested.")
+        if isinstance(step, _CopyOf):
+            outcome = IngestOutcome.UNCHANGED
+        else:
+            outcome = IngestOutcome.ADDED if step.added else IngestOutcome.UPDATED
+        return Ingested(outcome, stored)
 
     async def _reserve(
         self, prepared: _Prepared, collection: str, existing: DocumentRow | None

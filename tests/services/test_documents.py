@@ -4,6 +4,7 @@ fails part-way."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import update
 from app.database import utcnow
 from app.errors import Conflict, InvalidInput, UnsupportedMediaType
 from app.knowledge.models import Document, DocumentStatus
+from app.knowledge.registry import DocumentRegistry
 from app.runtime import running_container
 from app.services.documents import INGEST_LEASE, IncomingFile, IngestOutcome
 from tests.conftest import MakeSettings
@@ -106,3 +108,72 @@ async def test_a_file_edited_to_match_another_documents_content_is_still_updated
     assert edited.outcome == IngestOutcome.UPDATED
     assert edited.document.id == guide.document.id
     assert {p.node.metadata["file_name"] for p in passages} == {"guide.md", "other.md"}
+
+
+def _hold(registry: DocumentRegistry, document_id: uuid.UUID) -> Awaitable[object]:
+    """Mark a document as held by another ingest that is still running (within its lease)."""
+    return registry.reserve_update(document_id, utcnow() - INGEST_LEASE)
+
+
+async def test_a_failure_while_storing_an_upload_undoes_every_file_of_it(
+    make_settings: MakeSettings,
+) -> None:
+    notes_v1 = b"# Notes\n\nLighthouses are painted white.\n"
+    notes_v2 = b"# Notes\n\nLighthouses are painted with zebra stripes.\n"
+    busy_v2 = b"# Busy\n\nSomething new about kayaks.\n"
+    async with running_container(make_settings()) as container:
+        registry, service = container.document_registry(), container.document_service()
+        notes = await service.ingest_one(_file("notes.md", notes_v1), "default")
+        busy = await service.ingest_one(_file("busy.md", b"# Busy\n\nOld words.\n"), "default")
+        await _hold(registry, busy.document.id)
+
+        # notes.md and new.md are written first; busy.md, held by another ingest, fails last.
+        with pytest.raises(Conflict, match=r"busy\.md"):
+            await service.ingest(
+                [
+                    _file("notes.md", notes_v2),
+                    _file("new.md", b"# New\n\nOtters.\n"),
+                    _file("busy.md", busy_v2),
+                ],
+                "default",
+            )
+        notes_after = await registry.get(notes.document.id)
+        new_after = await registry.find_by_name("default", "new.md")
+        zebra = await container.knowledge_search().search("zebra stripes", "default")
+
+    assert new_after is None
+    assert notes_after is not None
+    assert notes_after.status == DocumentStatus.READY
+    assert notes_after.version == 1
+    assert notes_after.content_hash == notes.document.content_hash
+    assert zebra == []
+
+
+async def test_reuploading_the_old_content_during_an_update_is_a_conflict_not_unchanged(
+    make_settings: MakeSettings,
+) -> None:
+    async with running_container(make_settings()) as container:
+        registry, service = container.document_registry(), container.document_service()
+        guide = await service.ingest_one(_file("guide.md", GUIDE), "default")
+        # Another ingest is replacing guide.md; "unchanged" would let it overwrite this upload.
+        await _hold(registry, guide.document.id)
+        with pytest.raises(Conflict, match="being ingested"):
+            await service.ingest_one(_file("guide.md", GUIDE), "default")
+
+
+async def test_two_new_files_with_the_same_bytes_in_one_upload_are_one_document(
+    make_settings: MakeSettings,
+) -> None:
+    async with running_container(make_settings()) as container:
+        service = container.document_service()
+        first, copy = await service.ingest(
+            [_file("guide.md", GUIDE), _file("copy-of-guide.md", GUIDE)], "default"
+        )
+        named = await service.list_documents("default", 100, 0)
+
+    assert (first.outcome, copy.outcome) == (IngestOutcome.ADDED, IngestOutcome.UNCHANGED)
+    assert copy.document.id == first.document.id
+    assert copy.document.status == DocumentStatus.READY
+    assert [d.name for d in named.items if d.content_hash == first.document.content_hash] == [
+        "guide.md"
+    ]
