@@ -4,7 +4,8 @@ Starlette's form parser has no limit on file parts: it would read a 2 GB upload 
 before the handler could look at its size. This parser (python-multipart's streaming one)
 counts each file's bytes as they arrive and stops reading at the limit; files spool to disk
 past 1 MB, so reading an upload takes little memory whatever the client sends. (Parsing it
-does take memory: CITESTREAM_INGESTION__MAX_REQUEST_BYTES bounds that.)
+does take memory: CITESTREAM_INGESTION__MAX_REQUEST_BYTES bounds that, and python-multipart
+itself caps each part's headers at 8 lines of 4 KB.)
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
+import anyio
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import Request
 
 from app.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
@@ -74,6 +76,11 @@ class _FormBuilder:
         self._header_field = bytearray()
         self._header_value = bytearray()
         self._file_bytes = 0
+
+    @property
+    def writing_to_disk(self) -> bool:
+        """Whether the file being received has rolled over from memory to a temporary file."""
+        return self._part.spool is not None and self._part.size > _SPOOL_BYTES
 
     def close(self) -> None:
         """Close every spooled file, including the one being written."""
@@ -188,11 +195,20 @@ async def read_upload_form(request: Request, limits: IngestionSettings) -> Uploa
     parser = MultipartParser(boundary, builder.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
-    except MultipartParseError:
+            if builder.writing_to_disk:
+                # Past 1 MB every write goes to a temporary file: blocking I/O, off the loop.
+                await anyio.to_thread.run_sync(parser.write, chunk)
+            else:
+                parser.write(chunk)
+        if parser.state != MultipartState.END:
+            # python-multipart's finalize() does not check this: a body cut off before its
+            # closing boundary would silently lose the file that was being received.
+            raise MultipartParseError("the body ends before its closing boundary")
+    except MultipartParseError as error:
         builder.close()
-        raise InvalidInput("The multipart body is malformed.", field_name=FILES_FIELD) from None
+        raise InvalidInput(
+            f"The multipart body is malformed: {error}.", field_name=FILES_FIELD
+        ) from None
     except BaseException:
         builder.close()  # the client left, or a limit was passed: nothing is kept
         raise

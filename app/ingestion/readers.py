@@ -184,7 +184,8 @@ _BLOCKS = [
     "summary",
 ]
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-_HEADING_MARK = "\ue000"  # a private-use character: no text has it, split() keeps it
+# A private-use character, removed from the page's own text first; split() keeps it.
+_HEADING_MARK = "\ue000"
 
 
 def _parse_html(name: str, text: str) -> ParsedDocument:
@@ -195,8 +196,11 @@ def _parse_html(name: str, text: str) -> ParsedDocument:
     root = soup.body or soup
     # As a browser does, line breaks in the source are spaces, except inside <pre>.
     for string in root.find_all(string=True):
-        if string.find_parent("pre") is None and "\n" in string:
-            string.replace_with(NavigableString(re.sub(r"\s+", " ", str(string))))
+        cleaned = str(string).replace(_HEADING_MARK, "")  # icon fonts do use private-use text
+        if string.find_parent("pre") is None and "\n" in cleaned:
+            cleaned = re.sub(r"\s+", " ", cleaned)
+        if cleaned != string:
+            string.replace_with(NavigableString(cleaned))
     # Headings become Markdown heading lines, so both formats share one way of sectioning;
     # a marker no text contains tells them from text that happens to start with '#'.
     for heading in root.find_all(_HEADINGS):
@@ -211,7 +215,7 @@ def _parse_html(name: str, text: str) -> ParsedDocument:
     for raw in root.get_text().splitlines():
         line = " ".join(raw.split()).removesuffix(" |")
         if line.startswith(_HEADING_MARK):
-            line = "#" * int(line[1]) + " " + line[2:]
+            line = "#" * int(line[1]) + " " + line[2:]  # the level digit always follows
         elif line.startswith("#"):
             line = " " + line  # indented, a Markdown parser does not read it as a heading
         lines.append(line)
@@ -249,7 +253,7 @@ def _parse_pdf(name: str, data: bytes) -> ParsedDocument:
     if not sections:
         raise UnreadableDocument(name, "the PDF has no text layer (a scan?); run OCR on it first")
     first_line = sections[0].text.strip().splitlines()[0].strip()
-    title = str(metadata_title).strip() or first_line[:200] or _stem_title(name)
+    title = _printable(str(metadata_title)).strip() or first_line[:200] or _stem_title(name)
     return ParsedDocument(title, PDF, sections, page_count=len(pages))
 
 

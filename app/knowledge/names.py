@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from app.errors import InvalidInput
 
@@ -25,7 +26,11 @@ def check_collection_name(name: str) -> None:
 
 def document_name(raw: str) -> str:
     """A file name as the registry keeps it: a relative path with '/' and no '..'."""
-    parts = [part for part in raw.replace("\\", "/").split("/") if part not in ("", ".", "..")]
+    # Control characters are dropped: no file name means them, and PostgreSQL refuses NUL.
+    printable = "".join(c for c in raw if unicodedata.category(c) != "Cc")
+    parts = [
+        part for part in printable.replace("\\", "/").split("/") if part not in ("", ".", "..")
+    ]
     name = "/".join(parts)[-MAX_DOCUMENT_NAME:]
     if not name:
         raise InvalidInput("A file has no name.", field_name="files")

@@ -182,6 +182,21 @@ async def test_upload_of_several_files_adds_each_and_lists_them(
     assert everything["total"] == CORPUS_DOCUMENTS + 3
 
 
+async def test_a_file_larger_than_the_memory_spool_arrives_intact(
+    make_settings: MakeSettings,
+) -> None:
+    # Past 1 MB an upload is written to a temporary file, from a worker thread.
+    words = random.Random(3).choices(["beacon", "keeper", "lantern", "tide", "reef"], k=300_000)
+    content = b"# Logbook\n\n" + " ".join(words).encode() + b" lighthouse.\n"
+    assert len(content) > 1_500_000
+    async with running(make_settings()) as client:
+        [result] = await upload_ok(client, [("logbook.md", content)])
+
+    assert result["outcome"] == "added"
+    assert result["document"]["size_bytes"] == len(content)
+    assert result["document"]["content_hash"] == hashlib.sha256(content).hexdigest()
+
+
 async def test_reuploading_the_same_content_changes_nothing(make_settings: MakeSettings) -> None:
     async with running(make_settings()) as client:
         [added] = await upload_ok(client, [("travel.md", TRAVEL_MD)])
@@ -362,6 +377,22 @@ class BadUpload:
 
 
 GOOD = ("good.md", b"# Good\n\nA perfectly fine file about lighthouses.\n")
+RAW_BOUNDARY = "raw-upload-boundary"
+
+
+def _file_part(name: str, content: bytes, *extra_headers: str) -> bytes:
+    head = [f'Content-Disposition: form-data; name="files"; filename="{name}"', *extra_headers]
+    return f"--{RAW_BOUNDARY}\r\n".encode() + "\r\n".join(head).encode() + b"\r\n\r\n" + content
+
+
+def _post_raw(body: bytes) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
+    """Send a hand-written multipart body, for bodies no client library would produce."""
+    content_type = f"multipart/form-data; boundary={RAW_BOUNDARY}"
+    return lambda client: client.post(
+        "/api/documents", content=body, headers={"content-type": content_type}
+    )
+
+
 BAD_UPLOADS = [
     BadUpload(
         "unsupported type",
@@ -436,6 +467,26 @@ BAD_UPLOADS = [
         ("MAX_REQUEST_BYTES",),
         files=[("one.txt", b"beacon " * 10_000), ("two.txt", b"signal " * 10_000)],
         ingestion={"max_file_bytes": 100_000, "max_request_bytes": 100_000},
+    ),
+    BadUpload(
+        # python-multipart does not notice a missing closing boundary: the file being received
+        # when the body ended would be silently dropped and the files before it ingested.
+        "body cut off before its closing boundary",
+        422,
+        "invalid_input",
+        ("malformed", "closing boundary"),
+        send=_post_raw(
+            _file_part(*GOOD) + b"\r\n" + _file_part("cut.md", b"# Cut\n\nThe end never comes")
+        ),
+    ),
+    BadUpload(
+        "part header over 4 KiB",
+        422,
+        "invalid_input",
+        ("malformed", "header"),
+        send=_post_raw(
+            _file_part(*GOOD, "X-Padding: " + "a" * 8192) + f"\r\n--{RAW_BOUNDARY}--\r\n".encode()
+        ),
     ),
     BadUpload(
         "too many form fields",

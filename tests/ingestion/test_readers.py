@@ -7,7 +7,7 @@ import io
 import random
 
 import pytest
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
 
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.ingestion.readers import (
@@ -361,3 +361,27 @@ def test_pdf_encrypted_with_a_user_password_is_unreadable() -> None:
 def test_nul_characters_are_dropped_from_text() -> None:
     parsed = parse("notes.txt", b"Tabs\x00 and\x00 nulls.")
     assert parsed.sections[0].text == "Tabs and nulls."
+
+
+def test_a_pdf_title_with_nul_characters_is_kept_without_them() -> None:
+    # UTF-16 without a byte-order mark reads as "T\x00i\x00...": PostgreSQL refuses the NULs.
+    writer = PdfWriter(clone_from=io.BytesIO(pdf_bytes(["Lighthouse keeping."])))
+    writer.add_metadata({"/Title": "Light\x00house\x00 Guide"})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+
+    assert parse("guide.pdf", buffer.getvalue()).title == "Lighthouse Guide"
+
+
+def test_html_private_use_characters_do_not_break_the_heading_markers() -> None:
+    # Icon fonts (Material Icons' "error" is U+E000) put private-use characters in real pages.
+    html = (
+        "<html><body><h1>&#xe000; Alerts</h1><p>&#xe000;</p><p>&#xe000;3 lamps are lit.</p>"
+        "<h2>Next</h2><p>Trim the wick.</p></body></html>"
+    )
+
+    parsed = parse("alerts.html", html.encode())
+
+    assert _headings(parsed) == ["Alerts", "Alerts > Next"]
+    assert "3 lamps are lit." in _all_text(parsed)
+    assert "\ue000" not in _all_text(parsed)
