@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from app.container import Container
 from app.database import utcnow
 from app.errors import Conflict, InvalidInput, UnsupportedMediaType
 from app.knowledge.models import Document, DocumentStatus
@@ -25,6 +26,15 @@ def _file(name: str, data: bytes) -> IncomingFile:
     return IncomingFile(name, len(data), lambda: data)
 
 
+async def _outlive_its_lease(container: Container, document_id: uuid.UUID) -> None:
+    """Age a document's hold past the lease, as if the ingest holding it had died long ago."""
+    long_ago = utcnow() - INGEST_LEASE - timedelta(minutes=1)
+    async with container.database().session() as db:
+        await db.execute(
+            update(Document).where(Document.id == document_id).values(updated_at=long_ago)
+        )
+
+
 async def test_an_ingest_that_died_part_way_is_taken_over_after_its_lease(
     make_settings: MakeSettings,
 ) -> None:
@@ -35,11 +45,7 @@ async def test_an_ingest_that_died_part_way_is_taken_over_after_its_lease(
         with pytest.raises(Conflict, match="being ingested"):
             await service.ingest_one(_file("guide.md", GUIDE), "default")
 
-        long_ago = utcnow() - INGEST_LEASE - timedelta(minutes=1)
-        async with container.database().session() as db:
-            await db.execute(
-                update(Document).where(Document.id == stuck.id).values(updated_at=long_ago)
-            )
+        await _outlive_its_lease(container, stuck.id)
         result = await service.ingest_one(_file("guide.md", GUIDE), "default")
         assert result.outcome == IngestOutcome.ADDED
         assert result.document.status == DocumentStatus.READY
@@ -55,11 +61,7 @@ async def test_the_same_content_stuck_half_ingested_is_ingested_again_not_unchan
         stuck_hash = first.document.content_hash
         await service.delete(first.document.id)
         stuck = await registry.reserve_new("default", "guide.md", stuck_hash, "text/markdown", 1)
-        long_ago = utcnow() - INGEST_LEASE - timedelta(minutes=1)
-        async with container.database().session() as db:
-            await db.execute(
-                update(Document).where(Document.id == stuck.id).values(updated_at=long_ago)
-            )
+        await _outlive_its_lease(container, stuck.id)
         result = await service.ingest_one(_file("guide.md", GUIDE), "default")
         assert result.outcome == IngestOutcome.ADDED
         assert result.document.status == DocumentStatus.READY
