@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,9 +16,8 @@ from app.api.problems import install_problem_handlers
 from app.api.streaming import EVENT_SCHEMAS
 from app.container import Container
 from app.knowledge.names import DEFAULT_COLLECTION
-from app.llms.base import AsyncStreamingLLM
+from app.lifecycle import open_storage, release
 from app.llms.llamacpp import LlamaCppLLM
-from app.memory.migrations import ensure_schema_is_current, upgrade_to_head
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -65,11 +63,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
 
 async def _start(container: Container, settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.auto_migrate:
-        # Alembic runs its own event loop: keep it in a worker thread.
-        await asyncio.to_thread(upgrade_to_head, settings.database.url)
-    await ensure_schema_is_current(container.database().engine)
+    await open_storage(container)
     vectors = container.vector_index()
     if vectors is not None:
         await vectors.open()
@@ -110,23 +104,7 @@ async def _check_vectors(container: Container) -> None:
 
 
 async def _stop(container: Container) -> None:
-    # Each resource is released even if another fails to close.
-    llm = container.llm()
-    closers = [
-        container.lexical_index().aclose,
-        container.window_cache().aclose,
-        container.database().dispose,
-    ]
-    if isinstance(llm, AsyncStreamingLLM):
-        closers.insert(0, llm.aclose)
-    vectors = container.vector_index()
-    if vectors is not None:
-        closers.append(functools.partial(asyncio.to_thread, vectors.close))
-    for close in closers:
-        try:
-            await close()
-        except Exception:
-            logger.exception("Could not close %s", close)
+    await release(container)
     container.unwire()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 from app.container import Container
 from app.ingestion.paths import expand
 from app.knowledge.names import DEFAULT_COLLECTION
-from app.memory.migrations import ensure_schema_is_current, upgrade_to_head
+from app.lifecycle import open_storage, release
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
 from app.services.documents import IncomingFile, Ingested
 from app.settings import Settings
@@ -20,19 +19,12 @@ from app.settings import Settings
 async def running_container(settings: Settings) -> AsyncIterator[Container]:
     """A container on a current schema (migrated first where the settings allow), released
     afterwards: the database pool, embedded Qdrant's folder lock, lexical rebuilds."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.auto_migrate:
-        await asyncio.to_thread(upgrade_to_head, settings.database.url)
     container = Container(settings=settings)
     try:
-        await ensure_schema_is_current(container.database().engine)
+        await open_storage(container)
         yield container
     finally:
-        await container.lexical_index().aclose()
-        vectors = container.vector_index()
-        if vectors is not None:
-            await asyncio.to_thread(vectors.close)
-        await container.database().dispose()
+        await release(container)
 
 
 def incoming(path: Path, name: str) -> IncomingFile:
