@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.knowledge.models  # noqa: F401 - registers the knowledge tables
 from alembic import context
-from app.database import Base
-from app.settings import Settings
+from app.core.database import Base
+from app.core.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata

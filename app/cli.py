@@ -11,10 +11,10 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from app.errors import CitestreamError
-from app.knowledge.names import DEFAULT_COLLECTION
+from app.core.errors import CitestreamError
+from app.core.names import DEFAULT_COLLECTION
+from app.core.settings import Settings
 from app.runtime import incoming, running_container
-from app.settings import Settings
 
 T = TypeVar("T")
 
@@ -63,8 +63,8 @@ def ingest(
 
     Exits with 1 when any file failed.
     """
+    from app.core.names import check_collection_name
     from app.ingestion.paths import expand
-    from app.knowledge.names import check_collection_name
 
     try:
         check_collection_name(collection)
@@ -209,7 +209,7 @@ def evaluate(
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    from app.memory.migrations import upgrade_to_head
+    from app.core.migrations import upgrade_to_head
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -220,7 +220,7 @@ def db_upgrade() -> None:
 @db_cli.command("downgrade")
 def db_downgrade() -> None:
     """Remove every table the migrations created (all conversations and documents are lost)."""
-    from app.memory.migrations import downgrade_to_base
+    from app.core.migrations import downgrade_to_base
 
     downgrade_to_base(Settings().database.url)
     typer.echo("database schema removed")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from app.database import Database
-from app.knowledge.names import DEFAULT_COLLECTION
+from app.core.database import Database
+from app.core.metrics import Metrics
+from app.core.names import DEFAULT_COLLECTION
+from app.core.settings import Settings
 from app.knowledge.registry import DocumentRegistry
 from app.llms import build_llm
 from app.memory.cache import build_window_cache
 from app.memory.sessions import SessionRepository
 from app.memory.store import SqlConversationStore
-from app.metrics import Metrics
 from app.retrieval.dense import VectorIndex
 from app.retrieval.embeddings import build_embed_model, model_slug
 from app.retrieval.lexical import LexicalIndex
@@ -19,7 +20,6 @@ from app.retrieval.search import KnowledgeSearch
 from app.services.chat import ChatService
 from app.services.documents import DocumentService
 from app.services.sessions import SessionService
-from app.settings import Settings
 from app.workflows.citation_chat import CitationChatWorkflow, build_citation_engine
 
 

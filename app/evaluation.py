@@ -9,11 +9,11 @@ from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore
 
-from app.knowledge.names import DEFAULT_COLLECTION
+from app.core.names import DEFAULT_COLLECTION
+from app.core.settings import Settings
 from app.retrieval.evaluation import EvaluationReport, evaluate, load_questions
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
 from app.runtime import ingest_paths, running_container, search_in_mode
-from app.settings import Settings
 
 # Deep enough to score hit@10 and MRR@10.
 EVALUATION_DEPTH = 10

@@ -9,8 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from app.container import Container
+from app.core.migrations import ensure_schema_is_current, upgrade_to_head
 from app.llms.base import AsyncStreamingLLM
-from app.memory.migrations import ensure_schema_is_current, upgrade_to_head
 
 logger = logging.getLogger(__name__)
 

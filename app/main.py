@@ -15,10 +15,10 @@ from app.api import chat, documents, health, sessions
 from app.api.problems import install_problem_handlers
 from app.api.streaming import EVENT_SCHEMAS
 from app.container import Container
-from app.knowledge.names import DEFAULT_COLLECTION
+from app.core.names import DEFAULT_COLLECTION
+from app.core.settings import Settings
 from app.lifecycle import open_storage, release
 from app.llms.llamacpp import LlamaCppLLM
-from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 

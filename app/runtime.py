@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from app.container import Container
+from app.core.names import DEFAULT_COLLECTION
+from app.core.settings import Settings
 from app.ingestion.paths import expand
-from app.knowledge.names import DEFAULT_COLLECTION
 from app.lifecycle import open_storage, release
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
 from app.services.documents import IncomingFile, Ingested
-from app.settings import Settings
 
 
 @asynccontextmanager

@@ -26,14 +26,14 @@ import asyncpg
 import httpx
 from httpx_sse import aconnect_sse
 
-from app.database import Database, utcnow
+from app.core.database import Database, utcnow
+from app.core.metrics import Metrics
+from app.core.migrations import upgrade_to_head
+from app.core.settings import DatabaseSettings, LLMSettings, RedisSettings, Settings
 from app.memory.cache import LruWindowCache, RedisWindowCache
-from app.memory.migrations import upgrade_to_head
 from app.memory.models import MessageStatus
 from app.memory.store import SqlConversationStore, TurnOutcome
-from app.metrics import Metrics
 from app.runtime import ingest_paths, running_container
-from app.settings import DatabaseSettings, LLMSettings, RedisSettings, Settings
 from bench.streaming import PROJECT
 from tests.support.server import serve
 

@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.container import Container
-from app.knowledge.names import DEFAULT_COLLECTION
+from app.core.names import DEFAULT_COLLECTION
+from app.core.settings import Settings
 from app.retrieval.evaluation import load_questions
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
 from app.runtime import running_container, search_in_mode
 from app.services.documents import IncomingFile
-from app.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 SECTIONS_PER_DOCUMENT = 6

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.settings import ChatSettings, LLMSettings, Settings
+from app.core.settings import ChatSettings, LLMSettings, Settings
 from tests.support.corpus import write_corpus
 from tests.support.knowledge import ingest_paths_now
 from tests.support.services import fresh_postgres_database

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
-from app.settings import LLMSettings, Settings
+from app.core.settings import LLMSettings, Settings
 from tests.support.corpus import write_corpus
 from tests.support.pdfs import pdf_bytes
 from tests.support.server import serve

@@ -18,9 +18,9 @@ from app.api.streaming import (
     turn_headers,
 )
 from app.container import Container
-from app.knowledge.names import COLLECTION_NAME_PATTERN
+from app.core.names import COLLECTION_NAME_PATTERN
+from app.core.settings import Settings
 from app.services.chat import ChatService, PreparedTurn
-from app.settings import Settings
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 import anyio
 from starlette.requests import Request
 
-from app.errors import CitestreamError
+from app.core.errors import CitestreamError
 
 T = TypeVar("T")
 

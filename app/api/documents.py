@@ -18,7 +18,8 @@ from app.api.document_schemas import (
 from app.api.problems import PROBLEM_JSON
 from app.api.uploads import FILES_FIELD, UploadForm, read_upload_form
 from app.container import Container
-from app.knowledge.names import COLLECTION_NAME_PATTERN, DEFAULT_COLLECTION
+from app.core.names import COLLECTION_NAME_PATTERN, DEFAULT_COLLECTION
+from app.core.settings import Settings
 from app.services.documents import (
     MAX_CONTEXT_RADIUS,
     MAX_PAGE_SIZE,
@@ -26,7 +27,6 @@ from app.services.documents import (
     IncomingFile,
     IngestOutcome,
 )
-from app.settings import Settings
 
 router = APIRouter(tags=["documents"])
 

@@ -8,9 +8,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.schemas import Health
 from app.container import Container
+from app.core.metrics import Metrics
+from app.core.settings import Settings
 from app.knowledge.registry import DocumentRegistry
-from app.metrics import Metrics
-from app.settings import Settings
 
 router = APIRouter(tags=["operations"])
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import CitestreamError
+from app.core.errors import CitestreamError
 
 logger = logging.getLogger(__name__)
 

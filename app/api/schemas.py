@@ -6,7 +6,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.knowledge.names import COLLECTION_NAME_PATTERN
+from app.core.names import COLLECTION_NAME_PATTERN
 from app.services.chat_events import Source
 
 

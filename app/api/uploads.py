@@ -20,8 +20,8 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import Request
 
-from app.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from app.settings import IngestionSettings
+from app.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from app.core.settings import IngestionSettings
 
 FILES_FIELD = "files"
 _MAX_FIELD_BYTES = 1024

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from llama_index.core.node_parser import SentenceSplitter
 
+from app.core.chunks import ChunkDraft
+from app.core.settings import IngestionSettings
 from app.ingestion.readers import ParsedDocument
-from app.settings import IngestionSettings
-
-
-@dataclass(frozen=True)
-class ChunkDraft:
-    """A chunk before it is stored: its text and where in the document it lies."""
-
-    seq: int
-    text: str
-    page: int | None
-    heading: str | None
 
 
 class Chunker:
@@ -39,9 +28,3 @@ class Chunker:
                         ChunkDraft(len(drafts), text.strip(), section.page, section.heading)
                     )
         return drafts
-
-
-def index_text(title: str, heading: str | None, text: str) -> str:
-    """What retrieval indexes for a chunk: its text under the document title and heading, so
-    a question that names the document or section finds it."""
-    return "\n".join(part for part in (title, heading, text) if part)

@@ -19,7 +19,7 @@ from llama_index.core.node_parser import MarkdownNodeParser
 from llama_index.core.schema import Document as LlamaDocument
 from pypdf import PdfReader
 
-from app.errors import InvalidInput, UnsupportedMediaType
+from app.core.errors import InvalidInput, UnsupportedMediaType
 
 logger = logging.getLogger(__name__)
 

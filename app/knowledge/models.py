@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base, utcnow
+from app.core.database import Base, utcnow
 
 
 class DocumentStatus(enum.StrEnum):

@@ -17,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
-from app.database import Database, as_utc, utcnow
-from app.errors import Conflict
-from app.ingestion.chunking import ChunkDraft
+from app.core.chunks import ChunkDraft, LiveChunk
+from app.core.database import Database, as_utc, utcnow
+from app.core.errors import Conflict
+from app.core.pagination import Page
 from app.knowledge.models import (
     SEARCHABLE_STATUSES,
     Chunk,
@@ -27,7 +28,6 @@ from app.knowledge.models import (
     DocumentStatus,
     KnowledgeCollection,
 )
-from app.pagination import Page
 
 _MAX_HEADING = 1000  # the column's width
 
@@ -82,20 +82,6 @@ class ChunkRow:
     text: str
     page: int | None
     heading: str | None
-
-
-@dataclass(frozen=True)
-class LiveChunk:
-    """A chunk that may be cited now, with what a citation names."""
-
-    id: uuid.UUID
-    text: str
-    page: int | None
-    heading: str | None
-    document_id: uuid.UUID
-    document_name: str
-    title: str
-    collection: str
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from llama_index.core.llms import LLM
 
+from app.core.settings import LLMSettings
 from app.llms.base import TokenCounter
 from app.llms.fake import FakeStreamingLLM
 from app.llms.llamacpp import LlamaCppLLM, bundled_smollm2_path
 from app.llms.openai_compatible import CountingOpenAILike
-from app.settings import LLMSettings
 
 
 def build_llm(settings: LLMSettings, on_tokens: TokenCounter) -> LLM:

@@ -16,7 +16,7 @@ from typing import Any
 from llama_index.core.base.llms.types import ChatMessage
 from pydantic import PrivateAttr
 
-from app.errors import LLMFailure
+from app.core.errors import LLMFailure
 from app.llms.base import AsyncStreamingLLM
 
 logger = logging.getLogger(__name__)

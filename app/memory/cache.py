@@ -19,10 +19,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from app.core.metrics import Metrics
+from app.core.settings import RedisSettings
 from app.memory.models import MessageRole
 from app.memory.store import HistoryMessage
-from app.metrics import Metrics
-from app.settings import RedisSettings
 
 logger = logging.getLogger(__name__)
 

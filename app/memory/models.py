@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import Base, utcnow
+from app.core.database import Base, utcnow
 
 
 class MessageRole(enum.StrEnum):

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.database import Database, as_utc, utcnow
+from app.core.database import Database, as_utc, utcnow
+from app.core.pagination import Page
 from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus
-from app.pagination import Page
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select, update
 
-from app.database import Database, utcnow
-from app.errors import Conflict
-from app.knowledge.names import DEFAULT_COLLECTION
+from app.core.database import Database, utcnow
+from app.core.errors import Conflict
+from app.core.names import DEFAULT_COLLECTION
 from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus
 
 if TYPE_CHECKING:  # cache.py builds on HistoryMessage below

@@ -27,12 +27,10 @@ from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client import QdrantClient
 
-from app.errors import CitestreamError
-from app.ingestion.chunking import index_text
-from app.knowledge.registry import LiveChunk
+from app.core.chunks import LiveChunk, ScoredChunk, index_text
+from app.core.errors import CitestreamError
+from app.core.settings import QdrantSettings
 from app.retrieval.embeddings import EmbeddingsUnavailable
-from app.retrieval.lexical import ScoredChunk
-from app.settings import QdrantSettings
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from app.errors import CitestreamError
-from app.settings import EmbeddingSettings
+from app.core.errors import CitestreamError
+from app.core.settings import EmbeddingSettings
 
 DEFAULT_OPENAI_MODEL = "text-embedding-3-small"
 

@@ -13,26 +13,17 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 import Stemmer
 
-from app.ingestion.chunking import index_text
-from app.knowledge.registry import DocumentRegistry, LiveChunk
+from app.core.chunks import LiveChunk, ScoredChunk, index_text
+from app.knowledge.registry import DocumentRegistry
 
 logger = logging.getLogger(__name__)
 
 _LOAD_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class ScoredChunk:
-    """A chunk id and how well it matched."""
-
-    chunk_id: uuid.UUID
-    score: float
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:

@@ -7,14 +7,19 @@ from collections.abc import Awaitable, Callable
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from app.knowledge.registry import DocumentRegistry, LiveChunk
-from app.retrieval.lexical import ScoredChunk
-
-# CitationQueryEngine gives its numbered passages new ids; the chunk's own id rides along in
-# metadata, kept out of the prompt, so citations keep it.
-CHUNK_ID_KEY = "chunk_id"
-# Metadata a citation needs but the model does not: kept out of the prompt.
-_NOT_FOR_THE_MODEL = [CHUNK_ID_KEY, "file_name", "document_id", "collection"]
+from app.core.chunks import (
+    CHUNK_ID_KEY,
+    COLLECTION_KEY,
+    DOCUMENT_ID_KEY,
+    FILE_NAME_KEY,
+    HEADING_KEY,
+    KEYS_NOT_FOR_THE_MODEL,
+    PAGE_KEY,
+    TITLE_KEY,
+    LiveChunk,
+    ScoredChunk,
+)
+from app.knowledge.registry import DocumentRegistry
 
 ChunkSearch = Callable[[str, str, int, float], Awaitable[list[ScoredChunk]]]
 
@@ -22,22 +27,22 @@ ChunkSearch = Callable[[str, str, int, float], Awaitable[list[ScoredChunk]]]
 def chunk_node(chunk: LiveChunk, score: float | None) -> NodeWithScore:
     """A stored chunk as a LlamaIndex node with everything a citation names."""
     metadata: dict[str, object] = {
-        "title": chunk.title,
-        "file_name": chunk.document_name,
-        "document_id": str(chunk.document_id),
-        "collection": chunk.collection,
+        TITLE_KEY: chunk.title,
+        FILE_NAME_KEY: chunk.document_name,
+        DOCUMENT_ID_KEY: str(chunk.document_id),
+        COLLECTION_KEY: chunk.collection,
         CHUNK_ID_KEY: str(chunk.id),
     }
     if chunk.page is not None:
-        metadata["page"] = chunk.page
+        metadata[PAGE_KEY] = chunk.page
     if chunk.heading:
-        metadata["heading"] = chunk.heading
+        metadata[HEADING_KEY] = chunk.heading
     node = TextNode(
         id_=str(chunk.id),
         text=chunk.text,
         metadata=metadata,
-        excluded_llm_metadata_keys=list(_NOT_FOR_THE_MODEL),
-        excluded_embed_metadata_keys=list(_NOT_FOR_THE_MODEL),
+        excluded_llm_metadata_keys=list(KEYS_NOT_FOR_THE_MODEL),
+        excluded_embed_metadata_keys=list(KEYS_NOT_FOR_THE_MODEL),
     )
     return NodeWithScore(node=node, score=score)
 

@@ -10,11 +10,11 @@ from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
+from app.core.settings import RetrievalSettings
 from app.knowledge.registry import DocumentRegistry
 from app.retrieval.dense import VectorIndex
 from app.retrieval.lexical import LexicalIndex
 from app.retrieval.retriever import CollectionRetriever
-from app.settings import RetrievalSettings
 
 RetrievalMode = Literal["lexical", "dense", "hybrid"]
 

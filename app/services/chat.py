@@ -19,8 +19,8 @@ from llama_index.core.base.llms.types import MessageRole as LlamaRole
 from llama_index.core.workflow import WorkflowTimeoutError
 from workflows.handler import WorkflowHandler
 
-from app.database import utcnow
-from app.errors import (
+from app.core.database import utcnow
+from app.core.errors import (
     AnswerTimeout,
     CitestreamError,
     Conflict,
@@ -28,10 +28,11 @@ from app.errors import (
     NotFound,
     StorageFailure,
 )
-from app.knowledge.names import DEFAULT_COLLECTION, check_collection_name
+from app.core.metrics import Metrics
+from app.core.names import DEFAULT_COLLECTION, check_collection_name
+from app.core.settings import ChatSettings
 from app.memory.models import MessageRole, MessageStatus
 from app.memory.store import ClaimResult, ConversationStore, HistoryMessage, TurnOutcome
-from app.metrics import Metrics
 from app.services.chat_events import (
     AnswerDelta,
     AnswerFailed,
@@ -41,7 +42,6 @@ from app.services.chat_events import (
     Source,
     sources_from_nodes,
 )
-from app.settings import ChatSettings
 from app.workflows.citation_chat import CitationChatWorkflow
 from app.workflows.events import AnswerTokenProduced, ChatAnswered, ChatRequested
 

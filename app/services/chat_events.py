@@ -10,8 +10,8 @@ from typing import Any
 from llama_index.core.schema import NodeWithScore
 from pydantic import BaseModel, Field
 
-from app.errors import CitestreamError
-from app.retrieval.retriever import CHUNK_ID_KEY
+from app.core.chunks import CHUNK_ID_KEY
+from app.core.errors import CitestreamError
 
 SNIPPET_CHARS = 300
 _CITATION = re.compile(r"\[(\d+)\]")

@@ -19,24 +19,24 @@ from datetime import timedelta
 
 import anyio
 
-from app.database import utcnow
-from app.errors import CitestreamError, Conflict, InvalidInput, NotFound, PayloadTooLarge
-from app.ingestion.chunking import ChunkDraft, Chunker
+from app.core.chunks import ChunkDraft, LiveChunk
+from app.core.database import utcnow
+from app.core.errors import CitestreamError, Conflict, InvalidInput, NotFound, PayloadTooLarge
+from app.core.names import check_collection_name, document_name
+from app.core.pagination import Page
+from app.core.settings import IngestionSettings
+from app.ingestion.chunking import Chunker
 from app.ingestion.readers import ParsedDocument, UnreadableDocument, media_type_of, parse
 from app.knowledge.models import DocumentStatus
-from app.knowledge.names import check_collection_name, document_name
 from app.knowledge.registry import (
     ChunkRow,
     CollectionRow,
     DocumentRegistry,
     DocumentRow,
-    LiveChunk,
     NewVersion,
     Publication,
 )
-from app.pagination import Page
 from app.retrieval.dense import VectorIndex
-from app.settings import IngestionSettings
 
 logger = logging.getLogger(__name__)
 

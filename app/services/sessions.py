@@ -6,9 +6,9 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from app.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.pagination import Page
 from app.memory.sessions import MessageRow, SessionRepository, SessionRow
-from app.pagination import Page
 
 MAX_PAGE_SIZE = 100
 MAX_TITLE_CHARS = 200

@@ -24,7 +24,7 @@ from llama_index.core.response_synthesizers import ResponseMode, get_response_sy
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.workflow import Context, Workflow, step
 
-from app.errors import CitestreamError, LLMFailure, RetrievalFailure
+from app.core.errors import CitestreamError, LLMFailure, RetrievalFailure
 from app.workflows.events import (
     AnswerTokenProduced,
     ChatAnswered,

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.settings import Settings
+from app.core.settings import Settings
 from tests.conftest import MakeSettings
 from tests.support.pdfs import pdf_bytes
 from tests.support.server import serve

@@ -7,9 +7,10 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from app.ingestion.chunking import ChunkDraft, Chunker, index_text
+from app.core.chunks import ChunkDraft, index_text
+from app.core.settings import IngestionSettings
+from app.ingestion.chunking import Chunker
 from app.ingestion.readers import PDF, ParsedDocument, Section, parse
-from app.settings import IngestionSettings
 
 SMALL = IngestionSettings(chunk_size=64, chunk_overlap=8)
 

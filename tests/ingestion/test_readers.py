@@ -9,7 +9,7 @@ import random
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from app.errors import InvalidInput, UnsupportedMediaType
+from app.core.errors import InvalidInput, UnsupportedMediaType
 from app.ingestion.readers import (
     HTML,
     MARKDOWN,

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from app.database import Database, utcnow
-from app.errors import Conflict
-from app.ingestion.chunking import ChunkDraft
+from app.core.chunks import ChunkDraft
+from app.core.database import Database, utcnow
+from app.core.errors import Conflict
+from app.core.migrations import upgrade_to_head
+from app.core.settings import DatabaseSettings
 from app.knowledge.models import DocumentStatus
 from app.knowledge.registry import DocumentRegistry, NewVersion
-from app.memory.migrations import upgrade_to_head
-from app.settings import DatabaseSettings
 
 
 @pytest.fixture

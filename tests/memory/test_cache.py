@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 import pytest
 from redis.asyncio import Redis
 
+from app.core.metrics import Metrics
+from app.core.settings import RedisSettings
 from app.memory.cache import LruWindowCache, RedisWindowCache, build_window_cache
 from app.memory.models import MessageRole
 from app.memory.store import HistoryMessage
-from app.metrics import Metrics
-from app.settings import RedisSettings
 from tests.support.services import redis_url
 from tests.support.tcp_proxy import TcpProxy, running_proxy
 

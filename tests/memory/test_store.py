@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from app.database import Database, utcnow
-from app.errors import Conflict
+from app.core.database import Database, utcnow
+from app.core.errors import Conflict
+from app.core.migrations import upgrade_to_head
+from app.core.settings import DatabaseSettings
 from app.memory.cache import LruWindowCache
-from app.memory.migrations import upgrade_to_head
 from app.memory.models import MessageRole, MessageStatus
 from app.memory.store import INTERRUPTED_MARKER, ClaimResult, SqlConversationStore, TurnOutcome
-from app.settings import DatabaseSettings
 from tests.support.stored import stored_messages
 
 

@@ -16,13 +16,12 @@ import httpx
 import pytest
 
 from app.container import Container
-from app.ingestion.chunking import index_text
-from app.knowledge.registry import LiveChunk
+from app.core.chunks import LiveChunk, index_text
+from app.core.settings import EmbeddingSettings, Settings
 from app.retrieval.dense import VectorStoreUnavailable
 from app.retrieval.embeddings import EmbeddingsUnavailable
 from app.runtime import incoming, running_container
 from app.services.documents import IncomingFile
-from app.settings import EmbeddingSettings, Settings
 from tests.conftest import MakeSettings
 from tests.support.llama_server import MODEL_ALIAS, llama_cpp_server
 from tests.support.server import serve

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import update
 
 from app.container import Container
-from app.database import utcnow
-from app.errors import Conflict, InvalidInput, UnsupportedMediaType
+from app.core.database import utcnow
+from app.core.errors import Conflict, InvalidInput, UnsupportedMediaType
 from app.knowledge.models import Document, DocumentStatus
 from app.knowledge.registry import DocumentRegistry
 from app.runtime import running_container

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
-from app.memory.migrations import upgrade_to_head
+from app.core.migrations import upgrade_to_head
 from tests.conftest import MakeSettings
 from tests.support.processes import worker_processes
 from tests.support.services import redis_url

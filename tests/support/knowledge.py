@@ -6,10 +6,10 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from app.knowledge.names import DEFAULT_COLLECTION
+from app.core.names import DEFAULT_COLLECTION
+from app.core.settings import Settings
 from app.runtime import ingest_paths, running_container
 from app.services.documents import Ingested
-from app.settings import Settings
 
 
 async def _ingest(settings: Settings, paths: list[Path], collection: str) -> list[Ingested]:

@@ -15,8 +15,8 @@ from llama_index.core.llms import LLM
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.container import Container
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from app.database import Database
+from app.core.database import Database
 from app.memory.sessions import MessageRow, SessionRepository
 
 

@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.errors import CitestreamError
-from app.main import create_app
-from app.memory.migrations import (
+from app.core.errors import CitestreamError
+from app.core.migrations import (
     SchemaOutOfDate,
     alembic_config,
     downgrade_to_base,
     ensure_schema_is_current,
     upgrade_to_head,
 )
+from app.main import create_app
 from tests.conftest import MakeSettings
 
 TABLES = {"chat_sessions", "chat_messages", "collections", "documents", "chunks"}

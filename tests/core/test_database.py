@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from app.database import Database
-from app.settings import DatabaseSettings
+from app.core.database import Database
+from app.core.settings import DatabaseSettings
 
 
 async def test_a_reader_does_not_wait_for_a_writer_and_writers_queue(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.errors import InvalidInput
-from app.knowledge.names import document_name
+from app.core.errors import InvalidInput
+from app.core.names import document_name
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from app.errors import InvalidInput
+from app.core.errors import InvalidInput
 
 DEFAULT_COLLECTION = "default"
 # Names appear in URLs, form fields and vector payloads: keep them plain.

@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
-from app.errors import CitestreamError
+from app.core.errors import CitestreamError
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

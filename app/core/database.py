@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
-from app.settings import DatabaseSettings
+from app.core.settings import DatabaseSettings
 
 
 def utcnow() -> datetime:
