@@ -1,33 +1,52 @@
-"""The dependency-injector container: every object that lives as long as the app."""
+"""The dependency-injector container: every object that lives as long as the app.
+
+Importing this module is cheap. The parts whose libraries take seconds to import (LlamaIndex,
+the model runtimes, Qdrant, BM25) are built by the small functions below, which import their
+code when they are first called: a provider's code is only imported when it is configured.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dependency_injector import containers, providers
 
+from app.core.clock import SystemClock
 from app.core.database import Database
 from app.core.metrics import Metrics
-from app.core.names import DEFAULT_COLLECTION
-from app.core.settings import Settings
+from app.core.settings import RetrievalSettings, Settings
 from app.knowledge.registry import DocumentRegistry
 from app.llms import build_llm
 from app.memory.cache import build_window_cache
+from app.memory.claims import SessionClaims
+from app.memory.history import ConversationHistory
 from app.memory.sessions import SessionRepository
-from app.memory.store import SqlConversationStore
-from app.retrieval.dense import VectorIndex
-from app.retrieval.embeddings import build_embed_model, model_slug
-from app.retrieval.lexical import LexicalIndex
-from app.retrieval.search import KnowledgeSearch
+from app.memory.turns import TurnStore
+from app.services.answering import TurnAnswerer
 from app.services.chat import ChatService
 from app.services.documents import DocumentService
+from app.services.intake import QuestionIntake
+from app.services.readiness import Readiness
 from app.services.sessions import SessionService
-from app.workflows.citation_chat import CitationChatWorkflow, build_citation_engine
+from app.workflows import build_answer_pipeline
+
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
+
+    from app.retrieval.dense import VectorIndex
+    from app.retrieval.lexical import LexicalIndex
+    from app.retrieval.search import KnowledgeSearch, RetrievalMode
 
 
 def build_vector_index(settings: Settings) -> VectorIndex | None:
     """Qdrant and the embedding model, when dense retrieval is configured."""
-    embed_model = build_embed_model(settings.embeddings)
-    if embed_model is None:
+    if settings.embeddings.provider == "none":
         return None
+    from app.retrieval.dense import VectorIndex
+    from app.retrieval.embeddings import build_embed_model, model_slug
+
+    embed_model = build_embed_model(settings.embeddings)
+    assert embed_model is not None
     return VectorIndex(
         settings.qdrant,
         embed_model,
@@ -37,33 +56,61 @@ def build_vector_index(settings: Settings) -> VectorIndex | None:
     )
 
 
+def build_lexical_index(registry: DocumentRegistry, rebuild_wait_s: float) -> LexicalIndex:
+    """BM25 per collection, in memory."""
+    from app.retrieval.lexical import LexicalIndex
+
+    return LexicalIndex(registry, rebuild_wait_s=rebuild_wait_s)
+
+
+def build_knowledge_search(
+    *,
+    registry: DocumentRegistry,
+    lexical: LexicalIndex,
+    dense: VectorIndex | None,
+    settings: RetrievalSettings,
+    mode: RetrievalMode,
+    llm: LLM,
+) -> KnowledgeSearch:
+    """Retrieval in the configured mode: lexical, dense, or both fused."""
+    from app.retrieval.search import KnowledgeSearch
+
+    return KnowledgeSearch(
+        registry=registry, lexical=lexical, dense=dense, settings=settings, mode=mode, llm=llm
+    )
+
+
 class Container(containers.DeclarativeContainer):
-    """Built by `create_app` (or the CLI) from its settings; started and stopped around use."""
+    """Built by `create_app` (or the CLI) from its settings; opened and closed by
+    `app.lifecycle.AppLifecycle`."""
 
     settings = providers.Dependency(instance_of=Settings)
 
+    clock = providers.Singleton(SystemClock)
     metrics = providers.Singleton(Metrics)
+    readiness = providers.Singleton(Readiness)
     database = providers.Singleton(Database, settings.provided.database)
-    # Redis when CITESTREAM_REDIS__URL is set, else an in-process LRU.
-    window_cache = providers.Singleton(build_window_cache, settings.provided.redis, metrics)
-    conversation_store = providers.Singleton(
-        SqlConversationStore,
-        database,
-        window_cache,
-        settings.provided.chat.history_messages,
-    )
 
+    # Conversations. The window cache is Redis when CITESTREAM_REDIS__URL is set, else an
+    # in-process LRU.
+    window_cache = providers.Singleton(build_window_cache, settings.provided.redis, metrics, clock)
+    session_claims = providers.Singleton(SessionClaims, database, clock)
+    conversation_history = providers.Singleton(
+        ConversationHistory, database, window_cache, settings.provided.chat.history_messages
+    )
+    turn_store = providers.Singleton(TurnStore, database, conversation_history, clock)
+    session_repository = providers.Singleton(SessionRepository, database)
+
+    # The knowledge base and retrieval.
     document_registry = providers.Singleton(DocumentRegistry, database)
     # None unless an embedding model is configured.
     vector_index = providers.Singleton(build_vector_index, settings)
     lexical_index = providers.Singleton(
-        LexicalIndex,
-        document_registry,
-        rebuild_wait_s=settings.provided.retrieval.rebuild_wait_s,
+        build_lexical_index, document_registry, settings.provided.retrieval.rebuild_wait_s
     )
     llm = providers.Singleton(build_llm, settings.provided.llm, metrics.provided.llm_tokens.inc)
     knowledge_search = providers.Singleton(
-        KnowledgeSearch,
+        build_knowledge_search,
         registry=document_registry,
         lexical=lexical_index,
         dense=vector_index,
@@ -71,34 +118,37 @@ class Container(containers.DeclarativeContainer):
         mode=settings.provided.retrieval_mode,
         llm=llm,
     )
-    citation_engine = providers.Singleton(
-        build_citation_engine,
+    # One workflow serves every answer: each run gets its own context.
+    answer_pipeline = providers.Singleton(
+        build_answer_pipeline,
         llm=llm,
-        retriever=knowledge_search.provided.retriever_for.call(DEFAULT_COLLECTION),
+        search=knowledge_search,
         citation_chunk_size=settings.provided.retrieval.citation_chunk_size,
         prompt_style=settings.provided.citation_prompt,
+        answer_timeout_s=settings.provided.chat.answer_timeout_s,
     )
-    # One workflow serves every answer: each run() gets its own context.
-    chat_workflow = providers.Singleton(
-        CitationChatWorkflow,
-        llm=llm,
-        citation_engine=citation_engine,
-        search=knowledge_search,
-        timeout=settings.provided.chat.answer_timeout_s,
-    )
-    chat_service = providers.Singleton(
-        ChatService,
-        store=conversation_store,
-        workflow=chat_workflow,
+
+    # Services.
+    question_intake = providers.Singleton(
+        QuestionIntake,
+        claims=session_claims,
+        history=conversation_history,
         collections=document_registry,
+        settings=settings.provided.chat,
+        clock=clock,
+    )
+    turn_answerer = providers.Singleton(
+        TurnAnswerer,
+        turns=turn_store,
+        claims=session_claims,
+        pipeline=answer_pipeline,
         metrics=metrics,
         settings=settings.provided.chat,
+        clock=clock,
     )
-    session_repository = providers.Singleton(SessionRepository, database)
+    chat_service = providers.Singleton(ChatService, intake=question_intake, answerer=turn_answerer)
     session_service = providers.Singleton(
-        SessionService,
-        repository=session_repository,
-        cache=window_cache,
+        SessionService, repository=session_repository, cache=window_cache
     )
     document_service = providers.Singleton(
         DocumentService,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,14 +12,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from app.api import chat, documents, health, sessions
+from app.api import chat, documents, health, readiness, sessions
+from app.api.openapi import publish_stream_schemas
 from app.api.problems import install_problem_handlers
-from app.api.streaming import EVENT_SCHEMAS
 from app.container import Container
-from app.core.names import DEFAULT_COLLECTION
 from app.core.settings import Settings
-from app.lifecycle import open_storage, release
-from app.llms.llamacpp import LlamaCppLLM
+from app.lifecycle import AppLifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +26,25 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     """Build an app from `settings` (the environment when omitted); tests pass their own."""
     settings = settings or Settings()
     container = container or Container(settings=settings)
-    container.wire(modules=[chat, documents, health, sessions])
+    container.wire(modules=[chat, documents, health, readiness, sessions])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
-            await _start(container, settings)
-            yield
+            async with AppLifecycle(container) as lifecycle:
+                # Storage first: a database that cannot be used stops the start here.
+                await lifecycle.open_storage()
+                # The model and the indexes load while the server already answers probes;
+                # requests that need them wait (see app/api/readiness.py).
+                warming = asyncio.create_task(_warm_up(lifecycle))
+                try:
+                    yield
+                finally:
+                    warming.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await warming
         finally:
-            await _stop(container)  # also after a failed start: release what was opened
+            container.unwire()
 
     # FastAPIOffline serves Swagger UI and ReDoc from the package, not a CDN: /docs works offline.
     app = FastAPIOffline(
@@ -58,21 +67,21 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(documents.router)
-    _document_event_schemas(app)
+    publish_stream_schemas(app)
     return app
 
 
-async def _start(container: Container, settings: Settings) -> None:
-    await open_storage(container)
-    vectors = container.vector_index()
-    if vectors is not None:
-        await vectors.open()
-        await _check_vectors(container)
-    # The default collection's BM25 index is built now rather than at the first question.
-    await container.lexical_index().warm(DEFAULT_COLLECTION)
-    llm = container.llm()
-    if isinstance(llm, LlamaCppLLM):
-        await llm.load()
+async def _warm_up(lifecycle: AppLifecycle) -> None:
+    container = lifecycle.container
+    readiness = container.readiness()
+    settings = container.settings()
+    try:
+        await lifecycle.open_answering()
+    except Exception as error:
+        logger.error("Citestream could not start: %s", error, exc_info=logger.isEnabledFor(10))
+        readiness.failed(str(error))
+        return
+    readiness.ready()
     if not settings.redis.url:
         logger.info(
             "Conversation cache: in-process LRU, right for one worker. Running several workers? "
@@ -80,48 +89,7 @@ async def _start(container: Container, settings: Settings) -> None:
         )
     logger.info(
         "Citestream ready: %d documents, %s retrieval, LLM provider %s",
-        await container.document_registry().document_count(),
+        await container.document_service().count(),
         settings.retrieval_mode,
         settings.llm.provider,
     )
-
-
-async def _check_vectors(container: Container) -> None:
-    # Documents ingested before dense retrieval was turned on (or under another embedding
-    # model) have no vectors here: dense search cannot find them until they are re-embedded.
-    vectors = container.vector_index()
-    assert vectors is not None
-    stored = await asyncio.to_thread(vectors.count)
-    chunks = sum(c.chunk_count for c in await container.document_registry().list_collections())
-    if stored < chunks:
-        logger.warning(
-            "Qdrant collections %s__* hold %d vectors for %d chunks: run `citestream reembed` "
-            "so dense retrieval finds every document.",
-            vectors.name_prefix,
-            stored,
-            chunks,
-        )
-
-
-async def _stop(container: Container) -> None:
-    await release(container)
-    container.unwire()
-
-
-def _document_event_schemas(app: FastAPI) -> None:
-    # The SSE payloads are not response models, so add their schemas for /docs to reference.
-    original = app.openapi
-
-    def openapi() -> dict[str, object]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = original()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in EVENT_SCHEMAS:
-            components.setdefault(
-                model.__name__, model.model_json_schema(ref_template="#/components/schemas/{model}")
-            )
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

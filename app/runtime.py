@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from app.container import Container
 from app.core.names import DEFAULT_COLLECTION
-from app.core.settings import Settings
 from app.ingestion.paths import expand
-from app.lifecycle import open_storage, release
+from app.lifecycle import running_container
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
 from app.services.documents import IncomingFile, Ingested
 
-
-@asynccontextmanager
-async def running_container(settings: Settings) -> AsyncIterator[Container]:
-    """A container on a current schema (migrated first where the settings allow), released
-    afterwards: the database pool, embedded Qdrant's folder lock, lexical rebuilds."""
-    container = Container(settings=settings)
-    try:
-        await open_storage(container)
-        yield container
-    finally:
-        await release(container)
+__all__ = ["incoming", "ingest_paths", "running_container", "search_in_mode"]
 
 
 def incoming(path: Path, name: str) -> IncomingFile:

@@ -26,13 +26,17 @@ import asyncpg
 import httpx
 from httpx_sse import aconnect_sse
 
-from app.core.database import Database, utcnow
+from app.core.clock import SystemClock
+from app.core.database import Database
 from app.core.metrics import Metrics
 from app.core.migrations import upgrade_to_head
 from app.core.settings import DatabaseSettings, LLMSettings, RedisSettings, Settings
-from app.memory.cache import LruWindowCache, RedisWindowCache
-from app.memory.models import MessageStatus
-from app.memory.store import SqlConversationStore, TurnOutcome
+from app.memory.cache import LruWindowCache
+from app.memory.claims import SessionClaims
+from app.memory.history import ConversationHistory
+from app.memory.messages import MessageStatus, TurnOutcome
+from app.memory.redis_cache import RedisWindowCache
+from app.memory.turns import TurnStore
 from app.runtime import ingest_paths, running_container
 from bench.streaming import PROJECT
 from tests.support.server import serve
@@ -42,13 +46,15 @@ REDIS = "redis://127.0.0.1:6379/14"
 MESSAGES = 200
 
 
-async def _seed(store: SqlConversationStore, session_id: uuid.UUID, messages: int) -> None:
-    later = utcnow() + timedelta(minutes=5)
+async def _seed(
+    claims: SessionClaims, turns: TurnStore, session_id: uuid.UUID, messages: int
+) -> None:
+    hold = timedelta(minutes=5)
     for turn in range(messages // 2):
         answer_id = uuid.uuid4()
         if turn:
-            await store.claim(session_id, answer_id, later)
-        await store.begin_turn(session_id, answer_id, f"Question {turn} about streams?", later)
+            await claims.claim(session_id, answer_id, hold)
+        await turns.begin(session_id, answer_id, f"Question {turn} about streams?", hold)
         outcome = TurnOutcome(
             content=f"Answer {turn}: close the connection to stop the stream [1]. " * 4,
             status=MessageStatus.COMPLETE,
@@ -57,7 +63,7 @@ async def _seed(store: SqlConversationStore, session_id: uuid.UUID, messages: in
             token_count=40,
             latency_ms=100,
         )
-        await store.finish_turn(session_id, answer_id, outcome)
+        await turns.finish(session_id, answer_id, outcome)
 
 
 async def _time(call: Callable[[], Awaitable[object]], runs: int) -> list[float]:
@@ -118,34 +124,37 @@ async def main(runs: int) -> None:
     try:
         await asyncio.to_thread(upgrade_to_head, url)
         database = Database(DatabaseSettings(url=url))
+        clock = SystemClock()
         redis = RedisWindowCache(
-            REDIS, ttl_s=600, timeout_s=0.25, retry_after_s=2, metrics=Metrics()
+            REDIS, ttl_s=600, timeout_s=0.25, retry_after_s=2, metrics=Metrics(), clock=clock
         )
-        lru = LruWindowCache(max_sessions=64, ttl_s=600)
-        stores = {
-            "PostgreSQL (cache miss)": SqlConversationStore(database, lru, 10),
-            "Redis hit": SqlConversationStore(database, redis, 10),
-            "in-process LRU hit": SqlConversationStore(database, lru, 10),
+        lru = LruWindowCache(max_sessions=64, ttl_s=600, clock=clock)
+        histories = {
+            "PostgreSQL (cache miss)": ConversationHistory(database, lru, 10),
+            "Redis hit": ConversationHistory(database, redis, 10),
+            "in-process LRU hit": ConversationHistory(database, lru, 10),
         }
+        claims = SessionClaims(database, clock)
+        turns = TurnStore(database, histories["Redis hit"], clock)
         session_id, short_session = uuid.uuid4(), uuid.uuid4()
-        await _seed(stores["Redis hit"], session_id, MESSAGES)
-        await _seed(stores["Redis hit"], short_session, 2)
+        await _seed(claims, turns, session_id, MESSAGES)
+        await _seed(claims, turns, short_session, 2)
         print(f"history load, {MESSAGES}-message session (window of 10):")
 
         async def miss() -> None:
             await lru.invalidate(session_id)
-            await stores["PostgreSQL (cache miss)"].history(session_id, 10)
+            await histories["PostgreSQL (cache miss)"].recent(session_id, 10)
 
-        _report("  store.history, PostgreSQL (cache miss)", await _time(miss, runs))
+        _report("  history.recent, PostgreSQL (cache miss)", await _time(miss, runs))
         for label in ("Redis hit", "in-process LRU hit"):
-            await stores[label].history(session_id, 10)  # fill
+            await histories[label].recent(session_id, 10)  # fill
 
             async def hit(label: str = label) -> None:
-                await stores[label].history(session_id, 10)
+                await histories[label].recent(session_id, 10)
 
-            _report(f"  store.history, {label}", await _time(hit, runs))
+            _report(f"  history.recent, {label}", await _time(hit, runs))
         await redis.aclose()
-        await database.dispose()
+        await database.aclose()
 
         with tempfile.TemporaryDirectory() as scratch:
             settings = Settings(
@@ -158,10 +167,10 @@ async def main(runs: int) -> None:
             async with running_container(settings) as container:
                 await ingest_paths(container, [PROJECT / "docs"])
             settings.redis = RedisSettings(url=REDIS)
-            turns = max(20, runs // 5)
-            await _ttft(settings, session_id, short_session, turns, "PostgreSQL + Redis")
+            follow_ups = max(20, runs // 5)
+            await _ttft(settings, session_id, short_session, follow_ups, "PostgreSQL + Redis")
             settings.redis = RedisSettings()
-            await _ttft(settings, session_id, short_session, turns, "PostgreSQL, no Redis")
+            await _ttft(settings, session_id, short_session, follow_ups, "PostgreSQL, no Redis")
     finally:
         admin = await asyncpg.connect(ADMIN)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

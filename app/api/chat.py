@@ -8,21 +8,18 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
 
+from app.api.chat_schemas import ChatAnswer, ChatRequest
 from app.api.disconnects import unless_client_leaves
-from app.api.schemas import ChatAnswer, ChatRequest
-from app.api.streaming import (
-    ANSWER_ERRORS,
-    STREAM_RESPONSES,
-    to_plain_text,
-    to_server_sent_events,
-    turn_headers,
-)
+from app.api.openapi import ANSWER_ERRORS, STREAM_RESPONSES
+from app.api.readiness import REQUIRE_READY
+from app.api.sse import sources_of, to_plain_text, to_server_sent_events, turn_headers
 from app.container import Container
 from app.core.names import COLLECTION_NAME_PATTERN
 from app.core.settings import Settings
-from app.services.chat import ChatService, PreparedTurn
+from app.services.chat import ChatService
+from app.services.intake import PreparedTurn
 
-router = APIRouter(prefix="/api/chat", tags=["chat"])
+router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=REQUIRE_READY)
 
 ChatServiceDep = Annotated[ChatService, Depends(Provide[Container.chat_service])]
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
@@ -103,7 +100,7 @@ async def chat(request: ChatRequest, http_request: Request, service: ChatService
     answer = await unless_client_leaves(http_request, service.answer(turn))
     return ChatAnswer(
         answer=answer.answer,
-        sources=answer.sources,
+        sources=sources_of(answer.citations),
         session_id=answer.session_id,
         message_id=answer.message_id,
     )

@@ -1,4 +1,4 @@
-"""Liveness and Prometheus metrics."""
+"""Liveness, readiness and Prometheus metrics."""
 
 from typing import Annotated
 
@@ -6,28 +6,47 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.api.schemas import Health
+from app.api.health_schemas import Health
+from app.api.health_schemas import Readiness as ReadinessBody
 from app.container import Container
 from app.core.metrics import Metrics
 from app.core.settings import Settings
-from app.knowledge.registry import DocumentRegistry
+from app.services.documents import DocumentService
+from app.services.readiness import Phase, Readiness
 
 router = APIRouter(tags=["operations"])
+
+ReadinessDep = Annotated[Readiness, Depends(Provide[Container.readiness])]
 
 
 @router.get("/healthz", response_model=Health)
 @inject
 async def healthz(
-    registry: Annotated[DocumentRegistry, Depends(Provide[Container.document_registry])],
+    readiness: ReadinessDep,
+    documents: Annotated[DocumentService, Depends(Provide[Container.document_service])],
     settings: Annotated[Settings, Depends(Provide[Container.settings])],
 ) -> Health:
     """Whether the server is up, with how many documents it can search."""
     return Health(
-        status="ok",
-        documents=await registry.document_count(),
+        status="ok" if readiness.phase == Phase.READY else readiness.phase.value,
+        documents=await documents.count(),
         llm_provider=settings.llm.provider,
         retrieval=settings.retrieval_mode,
     )
+
+
+@router.get(
+    "/readyz",
+    response_model=ReadinessBody,
+    responses={503: {"model": ReadinessBody, "description": "Starting, draining or failed."}},
+)
+@inject
+async def readyz(readiness: ReadinessDep, response: Response) -> ReadinessBody:
+    """Whether this instance takes new questions: 200 when ready, 503 otherwise."""
+    if readiness.phase != Phase.READY:
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
+    return ReadinessBody(status=readiness.phase.value, detail=readiness.failure)
 
 
 @router.get("/metrics", response_class=Response)

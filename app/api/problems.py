@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import CitestreamError
@@ -17,8 +19,35 @@ logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    title: str
+    status: int
+    detail: str = Field(description="What went wrong, for people.")
+    code: str = Field(description="Stable, for programs: invalid_input, not_found, conflict, ...")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Per field, for invalid input: field, message, type."
+    )
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry for an error answered as problem+json."""
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
 def problem(
-    status: int, title: str, detail: str, code: str, errors: list[dict[str, Any]] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    errors: list[dict[str, Any]] | None = None,
+    *,
+    retry_after_s: float | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://citestream.dev/problems/{code}",
@@ -29,12 +58,22 @@ def problem(
     }
     if errors:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    headers = None
+    if retry_after_s is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, CitestreamError)
-    return problem(error.status, error.title, error.message, error.code, error.errors)
+    return problem(
+        error.status,
+        error.title,
+        error.message,
+        error.code,
+        error.errors,
+        retry_after_s=error.retry_after_s,
+    )
 
 
 async def _validation_error(_request: Request, error: Exception) -> JSONResponse:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.memory.models import MessageRole, MessageStatus
-from app.services.chat_events import Source
+from app.api.stream_schemas import Source
 
 
 class _FromService(BaseModel):
@@ -42,9 +42,9 @@ class SessionMessage(_FromService):
     """One question or answer."""
 
     id: uuid.UUID
-    role: MessageRole
+    role: Literal["user", "assistant"]
     content: str
-    status: MessageStatus = Field(
+    status: Literal["streaming", "complete", "interrupted", "error"] = Field(
         description="`streaming` while the answer is being written; then how it ended."
     )
     sources: list[Source] | None = Field(description="The sources of an answer; null on questions.")

@@ -93,6 +93,6 @@ class Database:
         async with self._reading_sessions() as session, session.begin():
             yield session
 
-    async def dispose(self) -> None:
+    async def aclose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()

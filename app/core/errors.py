@@ -15,6 +15,8 @@ class CitestreamError(Exception):
     status: int = 500
     title: str = "Internal error"
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # When trying again may succeed, in seconds (sent as Retry-After).
+    retry_after_s: float | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -87,3 +89,12 @@ class PayloadTooLarge(CitestreamError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, "payload_too_large", 413, "Payload too large")
+
+
+class ServiceUnavailable(CitestreamError):
+    """The server cannot take this request now (starting up, draining, overloaded)."""
+
+    def __init__(
+        self, message: str, *, code: str = "unavailable", retry_after_s: float = 1
+    ) -> None:
+        super().__init__(message, code, 503, "Service unavailable", retry_after_s=retry_after_s)

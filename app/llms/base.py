@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -21,11 +21,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.custom import CustomLLM
 from pydantic import PrivateAttr
 
-TokenCounter = Callable[[int], None]
-
-
-def _ignore_tokens(_count: int) -> None:
-    return None
+from app.llms.tokens import TokenCounter, ignore_tokens
 
 
 class AsyncStreamingLLM(CustomLLM):
@@ -41,7 +37,7 @@ class AsyncStreamingLLM(CustomLLM):
 
     def __init__(self, *, on_tokens: TokenCounter | None = None, **data: Any) -> None:
         super().__init__(**data)
-        self._count_tokens = on_tokens or _ignore_tokens
+        self._count_tokens = on_tokens or ignore_tokens
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -109,6 +105,10 @@ class AsyncStreamingLLM(CustomLLM):
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         raise NotImplementedError("Citestream's models are async-only: use astream_chat().")
 
+    async def open(self) -> None:
+        """Get ready to answer (load weights); nothing to do for most models."""
+        return
+
     async def aclose(self) -> None:
-        """Release what the model holds (threads, weights)."""
+        """Release what the model holds (threads, weights, connections)."""
         return

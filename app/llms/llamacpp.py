@@ -56,7 +56,7 @@ class LlamaCppLLM(AsyncStreamingLLM):
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
     )
 
-    async def load(self) -> None:
+    async def open(self) -> None:
         """Load the weights off the event loop."""
         await asyncio.get_running_loop().run_in_executor(self._worker, self._load)
 

@@ -10,7 +10,7 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponseAsyncGen
 from llama_index.llms.openai_like import OpenAILike
 from pydantic import PrivateAttr
 
-from app.llms.base import TokenCounter, _ignore_tokens
+from app.llms.tokens import TokenCounter, ignore_tokens
 
 
 class CountingOpenAILike(OpenAILike):
@@ -24,7 +24,7 @@ class CountingOpenAILike(OpenAILike):
 
     def __init__(self, *, on_tokens: TokenCounter | None = None, **data: Any) -> None:
         super().__init__(**data)
-        self._count_tokens = on_tokens or _ignore_tokens
+        self._count_tokens = on_tokens or ignore_tokens
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
@@ -40,6 +40,12 @@ class CountingOpenAILike(OpenAILike):
 
         return counted()
 
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client closes with its last response."""
+    async def open(self) -> None:
+        """Nothing to load: the HTTP client connects on the first request."""
         return
+
+    async def aclose(self) -> None:
+        """Close the pooled connections to the server."""
+        if self._aclient is not None:
+            await self._aclient.close()
+            self._aclient = None

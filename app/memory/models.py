@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -23,20 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, utcnow
-
-
-class MessageRole(enum.StrEnum):
-    USER = "user"
-    ASSISTANT = "assistant"
-
-
-class MessageStatus(enum.StrEnum):
-    """Where a message stands. `streaming` lasts only while its answer is being written."""
-
-    STREAMING = "streaming"
-    COMPLETE = "complete"
-    INTERRUPTED = "interrupted"
-    ERROR = "error"
+from app.memory.messages import MessageRole, MessageStatus
 
 
 class ChatSession(Base):

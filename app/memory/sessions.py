@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import Database, as_utc, utcnow
 from app.core.pagination import Page
-from app.memory.models import ChatMessage, ChatSession, MessageRole, MessageStatus
+from app.memory.messages import MessageRole, MessageStatus
+from app.memory.models import ChatMessage, ChatSession
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,10 @@ class VectorIndex:
         """Open Qdrant now (at start-up) rather than at the first search."""
         await asyncio.to_thread(self._open)
 
+    async def aclose(self) -> None:
+        """Release Qdrant (and embedded Qdrant's folder lock), off the event loop."""
+        await asyncio.to_thread(self.close)
+
     def close(self) -> None:
         """Release Qdrant (and embedded Qdrant's folder lock)."""
         with self._opening, self._calls:

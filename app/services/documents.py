@@ -321,6 +321,10 @@ class DocumentService:
             )
         return DocumentInContext(document, context, chunk_id)
 
+    async def count(self) -> int:
+        """Searchable documents across every collection."""
+        return await self._registry.document_count()
+
     async def list_collections(self) -> list[CollectionRow]:
         """Every collection and how much it holds."""
         return await self._registry.list_collections()

@@ -25,8 +25,8 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.workflow import Context, Workflow, step
 
 from app.core.errors import CitestreamError, LLMFailure, RetrievalFailure
+from app.core.names import DEFAULT_COLLECTION
 from app.workflows.events import (
-    AnswerTokenProduced,
     ChatAnswered,
     ChatRequested,
     CitationsPrepared,
@@ -68,7 +68,9 @@ class CitationChatWorkflow(Workflow):
         """Rewrite the follow-up as a standalone question (CondenseQuestionChatEngine's prompt)."""
         if not ev.history:
             # As the chat engine does: a first question stands on its own.
-            return QuestionCondensed(standalone_question=ev.question, collection=ev.collection)
+            return QuestionCondensed(
+                standalone_question=ev.question, collection=ev.collection, deltas=ev.deltas
+            )
         ctx.write_event_to_stream(PhaseStarted(phase="condensing"))
         try:
             messages = CONDENSE_PROMPT.format_messages(
@@ -82,7 +84,9 @@ class CitationChatWorkflow(Workflow):
         except Exception as error:
             raise LLMFailure("The language model failed while reading the conversation.") from error
         return QuestionCondensed(
-            standalone_question=_standalone(condensed, ev.question), collection=ev.collection
+            standalone_question=_standalone(condensed, ev.question),
+            collection=ev.collection,
+            deltas=ev.deltas,
         )
 
     @step
@@ -93,7 +97,9 @@ class CitationChatWorkflow(Workflow):
             passages = await self._search.search(ev.standalone_question, ev.collection)
         except Exception as error:
             raise RetrievalFailure() from error
-        return PassagesRetrieved(standalone_question=ev.standalone_question, passages=passages)
+        return PassagesRetrieved(
+            standalone_question=ev.standalone_question, passages=passages, deltas=ev.deltas
+        )
 
     @step
     async def answer(self, ctx: Context, ev: PassagesRetrieved) -> ChatAnswered:
@@ -101,7 +107,7 @@ class CitationChatWorkflow(Workflow):
         ctx.write_event_to_stream(PhaseStarted(phase="generating"))
         if not ev.passages:
             # Said plainly rather than letting the model answer from nothing.
-            ctx.write_event_to_stream(AnswerTokenProduced(delta=NOTHING_FOUND_ANSWER))
+            ev.deltas(NOTHING_FOUND_ANSWER)
             return ChatAnswered(
                 answer=NOTHING_FOUND_ANSWER,
                 sources=[],
@@ -117,7 +123,7 @@ class CitationChatWorkflow(Workflow):
             parts: list[str] = []
             async for delta in response.async_response_gen():
                 parts.append(delta)
-                ctx.write_event_to_stream(AnswerTokenProduced(delta=delta))
+                ev.deltas(delta)
         except CitestreamError:
             raise
         except Exception as error:
@@ -130,15 +136,30 @@ class CitationChatWorkflow(Workflow):
         )
 
 
+class SearchRetriever(BaseRetriever):
+    """One collection through the workflow's search, as a LlamaIndex retriever. Async only."""
+
+    def __init__(self, search: PassageSearch, collection: str) -> None:
+        super().__init__()
+        self._search = search
+        self._collection = collection
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        raise NotImplementedError("Citestream retrieves asynchronously: use aretrieve()")
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await self._search.search(query_bundle.query_str, self._collection)
+
+
 def build_citation_engine(
-    *, llm: LLM, retriever: BaseRetriever, citation_chunk_size: int, prompt_style: str
+    *, llm: LLM, search: PassageSearch, citation_chunk_size: int, prompt_style: str
 ) -> CitationQueryEngine:
     """CitationQueryEngine as `from_args(..., streaming=True)` builds it, without an index.
 
     Its plain constructor would hard-code streaming off; this passes a streaming synthesizer
     with the engine's own citation prompts. The workflow retrieves per collection itself and
-    only asks the engine to number the passages and stream the answer; `retriever` (the
-    default collection's) makes the engine whole for callers that query it directly.
+    only asks the engine to number the passages and stream the answer; the default
+    collection's retriever makes the engine whole for callers that query it directly.
     """
     synthesizer = get_response_synthesizer(
         llm=llm,
@@ -148,7 +169,7 @@ def build_citation_engine(
         streaming=True,
     )
     return CitationQueryEngine(
-        retriever=retriever,
+        retriever=SearchRetriever(search, DEFAULT_COLLECTION),
         llm=llm,
         response_synthesizer=synthesizer,
         citation_chunk_size=citation_chunk_size,

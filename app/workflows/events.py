@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from llama_index.core.base.llms.types import ChatMessage
@@ -9,14 +10,18 @@ from llama_index.core.schema import NodeWithScore
 from llama_index.core.workflow import Event, StartEvent, StopEvent
 
 Phase = Literal["condensing", "retrieving", "generating"]
+# Where the answer's text goes as the model writes it: a plain call per piece, not an event on
+# the workflow's stream (which would build and route a pydantic event per token).
+DeltaSink = Callable[[str], None]
 
 
 class ChatRequested(StartEvent):
-    """A question and the conversation it follows."""
+    """A question, the conversation it follows, and where the answer's text goes."""
 
     question: str
     history: list[ChatMessage]
     collection: str
+    deltas: DeltaSink
 
 
 class QuestionCondensed(Event):
@@ -24,6 +29,7 @@ class QuestionCondensed(Event):
 
     standalone_question: str
     collection: str
+    deltas: DeltaSink
 
 
 class PassagesRetrieved(Event):
@@ -31,9 +37,10 @@ class PassagesRetrieved(Event):
 
     standalone_question: str
     passages: list[NodeWithScore]
+    deltas: DeltaSink
 
 
-# Written to the event stream for the caller, not routed between steps.
+# Written to the event stream for whoever watches a run, not routed between steps.
 
 
 class PhaseStarted(Event):
@@ -46,12 +53,6 @@ class CitationsPrepared(Event):
     """The numbered sources the answer may cite as `[n]`, before its first token."""
 
     sources: list[NodeWithScore]
-
-
-class AnswerTokenProduced(Event):
-    """A piece of the answer as the model wrote it."""
-
-    delta: str
 
 
 class ChatAnswered(StopEvent):

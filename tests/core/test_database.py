@@ -44,4 +44,4 @@ async def test_a_reader_does_not_wait_for_a_writer_and_writers_queue(tmp_path: P
         async with database.reading() as db:
             assert (await db.execute(text("SELECT n FROM counter"))).scalar_one() == 6
     finally:
-        await database.dispose()
+        await database.aclose()

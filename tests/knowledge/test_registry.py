@@ -23,7 +23,7 @@ async def registry(database_url: str) -> AsyncIterator[DocumentRegistry]:
     await asyncio.to_thread(upgrade_to_head, database_url)
     database = Database(DatabaseSettings(url=database_url))
     yield DocumentRegistry(database)
-    await database.dispose()
+    await database.aclose()
 
 
 def _drafts(*texts: str, page: int | None = None) -> list[ChunkDraft]:

@@ -15,7 +15,8 @@ from httpx_sse import aconnect_sse
 from sqlalchemy import select
 
 from app.container import Container
-from app.memory.models import ChatMessage, MessageRole, MessageStatus
+from app.memory.messages import MessageRole, MessageStatus
+from app.memory.models import ChatMessage
 from tests.conftest import MakeSettings
 from tests.support.retrievers import HeldSearch
 from tests.support.server import LiveServer, serve
@@ -99,7 +100,7 @@ async def test_disconnect_while_retrieving_cancels_the_search(make_settings: Mak
     settings = make_settings(llm={"fake_tokens": 64, "fake_delay_ms": 20})
     container = Container(settings=settings)
     retriever = HeldSearch()
-    container.chat_workflow.add_kwargs(search=retriever)
+    container.answer_pipeline.add_kwargs(search=retriever)
     async with (
         serve(settings, container) as server,
         httpx.AsyncClient(base_url=server.url) as client,

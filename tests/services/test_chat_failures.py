@@ -8,9 +8,8 @@ import httpx
 from httpx_sse import aconnect_sse
 from sqlalchemy import text
 
-from app.memory.models import MessageRole, MessageStatus
-from app.memory.store import HistoryMessage
-from app.services.chat import fit_to_tokens
+from app.memory.messages import HistoryMessage, MessageRole, MessageStatus
+from app.services.history_window import fit_to_tokens
 from tests.conftest import MakeSettings
 from tests.support.llms import BrokenLLM
 from tests.support.server import LiveServer, serve
@@ -29,12 +28,15 @@ async def test_llm_failure_mid_answer_ends_with_an_error_event(make_settings: Ma
             events = [decode(sse) async for sse in source.aiter_sse()]
         await _assert_failure_recorded(server, events[0].data["session_id"])
 
-    assert [e.event for e in events] == ["meta", "message", "message", "message", "error"]
+    # Pieces that arrive while the server is busy may be joined: the text is what counts.
+    assert events[0].event == "meta"
+    assert {e.event for e in events[1:-1]} == {"message"}
     assert answer_text(events) == "token0 token1 token2 "
     error = events[-1].data
+    assert events[-1].event == "error"
     assert error["code"] == "llm_error"
     assert error["message"] == "The language model failed while answering."
-    assert [int(e.id) for e in events] == [1, 2, 3, 4, 5]
+    assert [int(e.id) for e in events] == list(range(1, len(events) + 1))
 
 
 async def _assert_failure_recorded(server: LiveServer, session_id: str) -> None:

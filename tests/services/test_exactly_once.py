@@ -9,7 +9,8 @@ import httpx
 from httpx_sse import aconnect_sse
 from sqlalchemy import select
 
-from app.memory.models import ChatMessage, MessageRole, MessageStatus
+from app.memory.messages import MessageRole, MessageStatus
+from app.memory.models import ChatMessage
 from tests.conftest import MakeSettings
 from tests.support.server import LiveServer, serve
 from tests.support.sse import decode

@@ -90,6 +90,12 @@ async def serve(
         port = server.servers[0].sockets[0].getsockname()[1]
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url) as probe:
+            # The model and indexes load after the server starts listening: wait for them, as
+            # a load balancer would, so tests start from a ready server.
+            while (ready := await probe.get("/readyz")).status_code != 200:
+                if ready.json()["status"] == "failed":
+                    raise RuntimeError(f"the server could not start: {ready.json()['detail']}")
+                await asyncio.sleep(0.01)
             yield LiveServer(url=url, app=app, container=container, probe=probe)
     finally:
         server.should_exit = True

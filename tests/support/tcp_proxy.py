@@ -25,6 +25,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._stalled = False
+        # Bytes clients sent, forwarded or not: proof of whether a client tried at all.
+        self.received_from_clients = 0
 
     async def start(self) -> None:
         """Listen (again) on `port`."""
@@ -59,9 +61,13 @@ class TcpProxy:
         for writer in list(self._writers):
             writer.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, from_client: bool
+    ) -> None:
         try:
             while data := await reader.read(65536):
+                if from_client:
+                    self.received_from_clients += len(data)
                 if self._stalled:
                     continue
                 writer.write(data)
@@ -86,8 +92,8 @@ class TcpProxy:
             self._writers.add(upstream_writer)
             try:
                 await asyncio.gather(
-                    self._pipe(client_reader, upstream_writer),
-                    self._pipe(upstream_reader, client_writer),
+                    self._pipe(client_reader, upstream_writer, from_client=True),
+                    self._pipe(upstream_reader, client_writer, from_client=False),
                 )
             finally:
                 self._writers.discard(upstream_writer)

@@ -6,7 +6,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from app.container import Container
-from app.memory.store import INTERRUPTED_MARKER
+from app.memory.messages import INTERRUPTED_MARKER
 from tests.conftest import MakeSettings
 from tests.support.llms import CONDENSE_MARKER, ScriptedLLM
 from tests.support.server import serve

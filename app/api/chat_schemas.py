@@ -1,4 +1,4 @@
-"""Request and response bodies of the chat API, and the documented SSE event payloads."""
+"""Request and response bodies of the chat API."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.stream_schemas import Source
 from app.core.names import COLLECTION_NAME_PATTERN
-from app.services.chat_events import Source
 
 
 class ChatRequest(BaseModel):
@@ -38,34 +38,3 @@ class ChatAnswer(BaseModel):
     sources: list[Source]
     session_id: uuid.UUID
     message_id: uuid.UUID
-
-
-class MetaData(BaseModel):
-    """`event: meta`, always first."""
-
-    session_id: uuid.UUID
-    message_id: uuid.UUID
-
-
-class MessageData(BaseModel):
-    """`event: message`, one per token or small group of tokens."""
-
-    delta: str
-
-
-class ErrorData(BaseModel):
-    """`event: error`, the last event of a failed answer."""
-
-    code: str = Field(
-        description=(
-            "Stable: llm_error, retrieval_error, storage_error, timeout, conflict, internal_error."
-        )
-    )
-    message: str = Field(description="A sentence for people; never a stack trace.")
-
-
-class Health(BaseModel):
-    status: str
-    documents: int = Field(description="Searchable documents, across every collection.")
-    llm_provider: str
-    retrieval: str = Field(description="lexical, dense or hybrid.")

@@ -1,0 +1,74 @@
+"""What a follow-up is condensed with: a session's recent window of finished messages, read
+from the window cache and, on a miss, from the database."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from app.core.database import Database
+from app.memory.cache import WindowCache
+from app.memory.messages import INTERRUPTED_MARKER, HistoryMessage, MessageRole, MessageStatus
+from app.memory.models import ChatMessage, ChatSession
+
+
+class ConversationHistory:
+    """Reads each session's recent window; keeps the cache filled as it goes."""
+
+    def __init__(self, database: Database, cache: WindowCache, window_messages: int) -> None:
+        self._database = database
+        self._cache = cache
+        self._window_messages = window_messages
+
+    async def recent(self, session_id: uuid.UUID, limit: int) -> list[HistoryMessage]:
+        """The last `limit` finished messages, oldest first; interrupted answers are marked."""
+        if limit == 0:
+            return []
+        cached = await self._cache.get(session_id)
+        if cached is not None and (len(cached) >= limit or len(cached) < self._window_messages):
+            return cached[-limit:]
+        window = await self.window_from_database(session_id, max(limit, self._window_messages))
+        await self._cache.put(session_id, window)
+        return window[-limit:]
+
+    async def refresh(self, session_id: uuid.UUID) -> None:
+        """Write the session's current window to the cache (after a turn ended)."""
+        window = await self.window_from_database(session_id, self._window_messages)
+        await self._cache.put(session_id, window)
+
+    async def forget(self, session_id: uuid.UUID) -> None:
+        """Drop the cached window (the conversation moved on, or was deleted)."""
+        await self._cache.invalidate(session_id)
+
+    async def window_from_database(self, session_id: uuid.UUID, limit: int) -> list[HistoryMessage]:
+        """The last `limit` finished messages as the database holds them."""
+        query = (
+            select(ChatMessage)
+            .where(
+                ChatMessage.session_id == session_id,
+                ChatMessage.status.in_([MessageStatus.COMPLETE, MessageStatus.INTERRUPTED])
+                | (ChatMessage.role == MessageRole.USER),
+            )
+            .order_by(ChatMessage.seq.desc())
+            .limit(limit)
+        )
+        async with self._database.reading() as db:
+            rows = list((await db.scalars(query)).all())
+        rows.reverse()
+        return [_as_history(row) for row in rows if row.content]
+
+    async def collection_of(self, session_id: uuid.UUID) -> str | None:
+        """The collection a session searches by default (None: the default collection)."""
+        async with self._database.reading() as db:
+            return await db.scalar(
+                select(ChatSession.collection).where(ChatSession.id == session_id)
+            )
+
+
+def _as_history(message: ChatMessage) -> HistoryMessage:
+    # The condense step sees what the user saw: a partial answer, marked as cut short.
+    content = message.content
+    if message.status == MessageStatus.INTERRUPTED:
+        content += INTERRUPTED_MARKER
+    return HistoryMessage(role=message.role, content=content)

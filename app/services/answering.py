@@ -1,0 +1,175 @@
+"""Answering one prepared turn: store it, run the pipeline, and write how it ended exactly once,
+as typed events, whatever the consumer does."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+import anyio
+
+from app.core.citations import Citation
+from app.core.clock import Clock
+from app.core.errors import CitestreamError, Conflict, StorageFailure
+from app.core.metrics import Metrics
+from app.core.settings import ChatSettings
+from app.memory.claims import SessionClaims
+from app.memory.messages import MessageStatus, TurnOutcome
+from app.memory.turns import TurnStore
+from app.services.answer_events import (
+    AnswerDelta,
+    AnswerEvent,
+    AnswerFailed,
+    AnswerSources,
+    AnswerStarted,
+)
+from app.services.intake import PreparedTurn
+from app.workflows.answers import AnswerInProgress, AnswerPipeline, AnswerRequest
+
+logger = logging.getLogger(__name__)
+
+# Bound on the shielded clean-up after a disconnect: stopping the run and saving the turn.
+_CLEANUP_TIMEOUT_S = 10.0
+# A claim outlives the longest answer by this much; a claim left by a dead process then expires.
+_CLAIM_MARGIN = timedelta(seconds=30)
+
+
+@dataclass
+class _Progress:
+    """What one answer has produced so far, for the stored turn."""
+
+    parts: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    status: MessageStatus = MessageStatus.INTERRUPTED
+    error_code: str | None = None
+    tokens: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class TurnAnswerer:
+    """Answers prepared turns, remembering each in its conversation."""
+
+    def __init__(
+        self,
+        *,
+        turns: TurnStore,
+        claims: SessionClaims,
+        pipeline: AnswerPipeline,
+        metrics: Metrics,
+        settings: ChatSettings,
+        clock: Clock,
+    ) -> None:
+        self._turns = turns
+        self._claims = claims
+        self._pipeline = pipeline
+        self._metrics = metrics
+        self._settings = settings
+        self._clock = clock
+
+    async def events(self, turn: PreparedTurn) -> AsyncGenerator[AnswerEvent, None]:
+        """Answer the turn as events: started, deltas, then sources or a failure.
+
+        If the consumer goes away, the run is stopped (the model stops) and the partial
+        answer is saved as interrupted; that clean-up is shielded from the cancellation.
+        """
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._turns.begin(
+                    turn.session_id,
+                    turn.message_id,
+                    turn.query,
+                    timedelta(seconds=self._settings.answer_timeout_s) + _CLAIM_MARGIN,
+                    turn.collection,
+                )
+        except Exception as error:
+            if not isinstance(error, Conflict):
+                logger.exception("Could not store the turn")
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await self._claims.release(turn.session_id, turn.message_id)
+            yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
+            yield AnswerFailed(error if isinstance(error, Conflict) else StorageFailure())
+            return
+        progress = _Progress()
+        failure: CitestreamError | None = None
+        answer: AnswerInProgress | None = None
+        self._metrics.active_streams.inc()
+        try:
+            answer = self._pipeline.start(AnswerRequest(turn.query, turn.history, turn.collection))
+            yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
+            async for delta in answer.deltas():
+                if not progress.parts:
+                    self._metrics.time_to_first_token.observe(
+                        self._clock.monotonic() - turn.received_at
+                    )
+                progress.parts.append(delta)
+                yield AnswerDelta(text=delta)
+            result = await answer.result()
+            progress.citations = result.citations
+            progress.status = MessageStatus.COMPLETE
+        except CitestreamError as error:
+            failure = error
+        except Exception:
+            logger.exception("Answer failed")
+            failure = CitestreamError("Something went wrong while answering.")
+        finally:
+            if failure is not None:
+                progress.status = MessageStatus.ERROR
+                progress.error_code = failure.code
+            saved = await self._finish(answer, turn, progress)
+        if failure is None and not saved:
+            # The user saw the answer, but the conversation does not hold it: say so.
+            failure = StorageFailure("The answer could not be saved to the conversation.")
+        if failure is None:
+            yield AnswerSources(citations=progress.citations)
+        else:
+            yield AnswerFailed(failure)
+
+    async def _finish(
+        self, answer: AnswerInProgress | None, turn: PreparedTurn, progress: _Progress
+    ) -> bool:
+        """Stop the run and save the turn; False when the turn could not be saved.
+
+        Runs on success, failure and disconnect alike. Shielded: under a cancelled scope every
+        await would be cancelled again, and an unshielded stop leaves the model running.
+        """
+        outcome = {
+            MessageStatus.COMPLETE: "completed",
+            MessageStatus.INTERRUPTED: "cancelled",
+            MessageStatus.ERROR: "error",
+        }[progress.status]
+        saved = False
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP_TIMEOUT_S):
+            try:
+                if answer is not None:
+                    if not answer.is_done():
+                        await answer.stop()
+                    progress.tokens = answer.tokens
+                await self._turns.finish(
+                    turn.session_id,
+                    turn.message_id,
+                    TurnOutcome(
+                        content=progress.text,
+                        status=progress.status,
+                        sources=[asdict(citation) for citation in progress.citations],
+                        error_code=progress.error_code,
+                        token_count=progress.tokens,
+                        latency_ms=round((self._clock.monotonic() - turn.received_at) * 1000),
+                    ),
+                )
+                saved = True
+            except Exception:
+                logger.exception("Could not save the turn")
+                # Free the session now rather than when the claim runs out; the next claim
+                # marks the unsaved answer as interrupted.
+                with contextlib.suppress(Exception):
+                    await self._claims.release(turn.session_id, turn.message_id)
+            finally:
+                self._metrics.active_streams.dec()
+                self._metrics.streams.labels(outcome=outcome).inc()
+        return saved

@@ -1,0 +1,136 @@
+"""Taking a question in: check it, pick its collection, claim its session and load its
+history, all before any stream opens, so a bad request gets a clean 4xx and stores nothing."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from app.core.clock import Clock
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.names import DEFAULT_COLLECTION, check_collection_name
+from app.core.settings import ChatSettings
+from app.memory.claims import SessionClaims
+from app.memory.history import ConversationHistory
+from app.memory.messages import ClaimResult, HistoryMessage
+from app.services.history_window import fit_to_tokens
+
+# How long a session stays reserved between the request and the start of its answer.
+RESERVATION = timedelta(seconds=30)
+
+
+class KnownCollections(Protocol):
+    """Port for the knowledge base: whether a collection exists (its generation if so)."""
+
+    async def generation(self, collection: str) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    """A validated question, ready to be answered. Nothing is stored yet."""
+
+    query: str
+    session_id: uuid.UUID
+    history: list[HistoryMessage]
+    received_at: float  # the clock's monotonic time when the request arrived
+    collection: str = DEFAULT_COLLECTION
+    message_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # False for a new conversation: its session is created, already claimed, with the turn.
+    claimed: bool = True
+
+
+class QuestionIntake:
+    """Turns a request into a PreparedTurn, or raises the domain error that says why not."""
+
+    def __init__(
+        self,
+        *,
+        claims: SessionClaims,
+        history: ConversationHistory,
+        collections: KnownCollections,
+        settings: ChatSettings,
+        clock: Clock,
+    ) -> None:
+        self._claims = claims
+        self._history = history
+        self._collections = collections
+        self._settings = settings
+        self._clock = clock
+
+    async def prepare(
+        self, query: str, session_id: uuid.UUID | None, collection: str | None = None
+    ) -> PreparedTurn:
+        """Check the question, reserve the session and load its history.
+
+        A session that is still answering another question is a conflict: one answer at a time.
+        The collection searched is the one named, else the session's, else `default`.
+        """
+        received_at = self._clock.monotonic()
+        text = self._checked_query(query)
+        if collection is not None:
+            check_collection_name(collection)
+            await self._check_collection_exists(collection)
+        if session_id is None:
+            return PreparedTurn(
+                query=text,
+                session_id=uuid.uuid4(),
+                history=[],
+                received_at=received_at,
+                collection=collection or DEFAULT_COLLECTION,
+                claimed=False,
+            )
+        message_id = uuid.uuid4()
+        # A short reservation: if the answer never starts (the client left before it did),
+        # the session frees itself soon. Starting the answer extends the claim.
+        claim = await self._claims.claim(session_id, message_id, RESERVATION)
+        if claim == ClaimResult.MISSING:
+            raise NotFound(f"There is no session {session_id}.")
+        if claim == ClaimResult.BUSY:
+            raise Conflict(
+                f"Session {session_id} is still answering a question; "
+                "wait for that answer to end (or close its stream), then ask again."
+            )
+        try:
+            history = await self._history.recent(session_id, self._settings.history_messages)
+            if collection is None:
+                collection = await self._history.collection_of(session_id) or DEFAULT_COLLECTION
+        except BaseException:
+            await self._claims.release(session_id, message_id)
+            raise
+        return PreparedTurn(
+            query=text,
+            session_id=session_id,
+            history=fit_to_tokens(history, self._settings.history_tokens),
+            received_at=received_at,
+            message_id=message_id,
+            collection=collection,
+        )
+
+    async def abandon(self, turn: PreparedTurn) -> None:
+        """Give back the session of a turn that will not be answered."""
+        if turn.claimed:
+            await self._claims.release(turn.session_id, turn.message_id)
+
+    def _checked_query(self, query: str) -> str:
+        text = query.strip()
+        if not text:
+            raise InvalidInput("The query is empty.", field_name="query")
+        if len(text) > self._settings.max_query_chars:
+            raise InvalidInput(
+                f"The query has {len(text)} characters; at most "
+                f"{self._settings.max_query_chars} are allowed.",
+                field_name="query",
+            )
+        return text
+
+    async def _check_collection_exists(self, collection: str) -> None:
+        # `default` always exists, if only empty; another name must have had a document.
+        if collection == DEFAULT_COLLECTION:
+            return
+        if await self._collections.generation(collection) is None:
+            raise NotFound(
+                f"There is no collection {collection!r}; upload a document into it first "
+                "(POST /api/documents with collection=...)."
+            )

@@ -1,0 +1,58 @@
+"""Citations from the passages an answer was written from, numbered as the prompt numbered
+them (`Source 1`, ...), with the ones the answer cites as `[n]` marked."""
+
+from __future__ import annotations
+
+import re
+
+from llama_index.core.schema import NodeWithScore
+
+from app.core.chunks import (
+    CHUNK_ID_KEY,
+    DOCUMENT_ID_KEY,
+    FILE_NAME_KEY,
+    HEADING_KEY,
+    PAGE_KEY,
+    TITLE_KEY,
+)
+from app.core.citations import SNIPPET_CHARS, Citation
+
+_CITATION = re.compile(r"\[(\d+)\]")
+_SOURCE_LABEL = re.compile(r"^Source \d+:\s*")
+
+
+def cited_indexes(answer: str) -> set[int]:
+    """The n of every `[n]` in the answer."""
+    return {int(n) for n in _CITATION.findall(answer)}
+
+
+def citations_from_nodes(nodes: list[NodeWithScore], answer: str) -> list[Citation]:
+    """Number the passages as the prompt did and mark those the answer cites."""
+    cited = cited_indexes(answer)
+    citations = []
+    for index, hit in enumerate(nodes, start=1):
+        metadata = dict(hit.node.metadata)
+        chunk_id = str(metadata.pop(CHUNK_ID_KEY, hit.node.node_id))
+        text = _SOURCE_LABEL.sub("", hit.node.get_content()).strip()
+        snippet = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
+        page = metadata.get(PAGE_KEY)
+        citations.append(
+            Citation(
+                index=index,
+                node_id=chunk_id,
+                document=str(metadata.get(FILE_NAME_KEY, "")),
+                document_id=_optional_str(metadata.get(DOCUMENT_ID_KEY)),
+                title=_optional_str(metadata.get(TITLE_KEY)),
+                page=page if isinstance(page, int) else None,
+                heading=_optional_str(metadata.get(HEADING_KEY)),
+                text=snippet,
+                score=hit.score,
+                metadata=metadata,
+                cited=index in cited,
+            )
+        )
+    return citations
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)

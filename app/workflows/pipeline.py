@@ -1,0 +1,134 @@
+"""The citation chat workflow behind the `AnswerPipeline` port: plain values in, plain values
+out, LlamaIndex types kept inside this package."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.base.llms.types import MessageRole as LlamaRole
+from llama_index.core.workflow import WorkflowTimeoutError
+from workflows.handler import WorkflowHandler
+
+from app.core.errors import AnswerTimeout, CitestreamError
+from app.memory.messages import HistoryMessage, MessageRole
+from app.workflows.answers import AnswerRequest, AnswerResult
+from app.workflows.citation_chat import CitationChatWorkflow
+from app.workflows.citations import citations_from_nodes
+from app.workflows.events import ChatAnswered, ChatRequested
+
+logger = logging.getLogger(__name__)
+
+
+class WorkflowAnswerPipeline:
+    """Starts one run of the citation chat workflow per answer (the workflow is shared; each
+    run has its own context)."""
+
+    def __init__(self, workflow: CitationChatWorkflow, *, answer_timeout_s: float) -> None:
+        self._workflow = workflow
+        self._answer_timeout_s = answer_timeout_s
+
+    def start(self, request: AnswerRequest) -> WorkflowAnswer:
+        buffer = DeltaBuffer()
+        handler = self._workflow.run(
+            start_event=ChatRequested(
+                question=request.question,
+                history=_as_chat(request.history),
+                collection=request.collection,
+                deltas=buffer.put,
+            )
+        )
+        return WorkflowAnswer(handler, buffer, self._answer_timeout_s)
+
+
+class DeltaBuffer:
+    """Pieces of an answer between the step that writes them and the reader, joined while the
+    reader is busy. Single reader."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._closed = False
+        self._ready = asyncio.Event()
+        self.written = 0
+
+    def put(self, delta: str) -> None:
+        self._parts.append(delta)
+        self.written += 1
+        self._ready.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._ready.set()
+
+    async def drain(self) -> AsyncIterator[str]:
+        while True:
+            if self._parts:
+                text = "".join(self._parts)
+                self._parts = []
+                yield text
+                continue
+            if self._closed:
+                return
+            self._ready.clear()
+            await self._ready.wait()
+
+
+class WorkflowAnswer:
+    """One workflow run, seen as an answer in progress."""
+
+    def __init__(self, handler: WorkflowHandler, buffer: DeltaBuffer, timeout_s: float) -> None:
+        self._handler = handler
+        self._buffer = buffer
+        self._timeout_s = timeout_s
+        self._ended: asyncio.Future[object] = asyncio.ensure_future(self._settle())
+        # Whoever stops a run may never ask for its result: the error is looked at either way.
+        self._ended.add_done_callback(_retrieve_exception)
+
+    async def _settle(self) -> object:
+        try:
+            return await self._handler
+        finally:
+            self._buffer.close()  # the reader's loop ends with the run, however it ends
+
+    def deltas(self) -> AsyncIterator[str]:
+        return self._buffer.drain()
+
+    def is_done(self) -> bool:
+        return self._ended.done()
+
+    @property
+    def tokens(self) -> int:
+        return self._buffer.written
+
+    async def result(self) -> AnswerResult:
+        try:
+            # Shielded: a reader that is cancelled while waiting does not end the run; stop() does.
+            ended = await asyncio.shield(self._ended)
+        except CitestreamError:
+            raise
+        except WorkflowTimeoutError:
+            raise AnswerTimeout(self._timeout_s) from None
+        except Exception as error:
+            logger.error("The answer failed", exc_info=error)
+            raise CitestreamError("Something went wrong while answering.") from None
+        if not isinstance(ended, ChatAnswered):
+            raise CitestreamError("The answer ended without a result.")
+        return AnswerResult(ended.answer, citations_from_nodes(ended.sources, ended.answer))
+
+    async def stop(self) -> None:
+        if not self._handler.is_done():
+            # The only call that stops a running step (and with it the model).
+            await self._handler.cancel_run()
+        self._buffer.close()
+
+
+def _retrieve_exception(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _as_chat(history: list[HistoryMessage]) -> list[ChatMessage]:
+    roles = {MessageRole.USER: LlamaRole.USER, MessageRole.ASSISTANT: LlamaRole.ASSISTANT}
+    return [ChatMessage(role=roles[m.role], content=m.content) for m in history]
