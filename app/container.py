@@ -7,11 +7,14 @@ code when they are first called: a provider's code is only imported when it is c
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
-from app.core.clock import SystemClock
+from app.core.clock import Clock, SystemClock
 from app.core.database import Database
 from app.core.metrics import Metrics
 from app.core.settings import RetrievalSettings, Settings
@@ -23,10 +26,10 @@ from app.memory.history import ConversationHistory
 from app.memory.sessions import SessionRepository
 from app.memory.turns import TurnStore
 from app.services.answering import TurnAnswerer
-from app.services.chat import ChatService
 from app.services.documents import DocumentService
 from app.services.intake import QuestionIntake
 from app.services.readiness import Readiness
+from app.services.runs import RunService
 from app.services.sessions import SessionService
 from app.workflows import build_answer_pipeline
 
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from app.retrieval.dense import VectorIndex
     from app.retrieval.lexical import LexicalIndex
     from app.retrieval.search import KnowledgeSearch, RetrievalMode
+    from app.runs.redis_mirror import RedisRunMirror
 
 
 def build_vector_index(settings: Settings) -> VectorIndex | None:
@@ -80,6 +84,30 @@ def build_knowledge_search(
     )
 
 
+def new_worker_id() -> str:
+    """This process's name among the workers sharing Redis: host, pid and a random part (a pid
+    is reused after a restart)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def build_run_mirror(settings: Settings, clock: Clock, worker_id: str) -> RedisRunMirror | None:
+    """Runs shared through Redis, when Redis is configured."""
+    if not settings.redis.url:
+        return None
+    from app.runs.redis_mirror import RedisRunMirror
+
+    return RedisRunMirror(
+        settings.redis.url,
+        worker_id=worker_id,
+        clock=clock,
+        retention_s=settings.runs.retention_s,
+        max_events=settings.runs.max_events,
+        liveness_ttl_s=settings.runs.liveness_ttl_s,
+        write_timeout_s=settings.redis.timeout_s,
+        retry_after_s=settings.redis.retry_after_s,
+    )
+
+
 class Container(containers.DeclarativeContainer):
     """Built by `create_app` (or the CLI) from its settings; opened and closed by
     `app.lifecycle.AppLifecycle`."""
@@ -98,7 +126,9 @@ class Container(containers.DeclarativeContainer):
     conversation_history = providers.Singleton(
         ConversationHistory, database, window_cache, settings.provided.chat.history_messages
     )
-    turn_store = providers.Singleton(TurnStore, database, conversation_history, clock)
+    turn_store = providers.Singleton(
+        TurnStore, database, conversation_history, clock, metrics.provided.storage_retries.inc
+    )
     session_repository = providers.Singleton(SessionRepository, database)
 
     # The knowledge base and retrieval.
@@ -146,7 +176,20 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.chat,
         clock=clock,
     )
-    chat_service = providers.Singleton(ChatService, intake=question_intake, answerer=turn_answerer)
+    worker_id = providers.Singleton(new_worker_id)
+    # None without Redis: runs then live in this process only.
+    run_mirror = providers.Singleton(build_run_mirror, settings, clock, worker_id)
+    run_service = providers.Singleton(
+        RunService,
+        intake=question_intake,
+        answerer=turn_answerer,
+        turns=turn_store,
+        mirror=run_mirror,
+        worker_id=worker_id,
+        settings=settings.provided.runs,
+        metrics=metrics,
+        clock=clock,
+    )
     session_service = providers.Singleton(
         SessionService, repository=session_repository, cache=window_cache
     )

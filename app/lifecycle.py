@@ -115,7 +115,19 @@ class AppLifecycle:
         llm = await asyncio.to_thread(self.container.llm)
         self._closes("language model", llm)
         await llm.open()
-        await asyncio.to_thread(self.container.chat_service)
+        runs = await asyncio.to_thread(self.container.run_service)
+        mirror = self.container.run_mirror()
+        if mirror is not None:
+            self._closes("shared runs (Redis)", mirror)
+        self._closes("runs", runs)
+        await runs.open()
+
+    async def drain(self, within_s: float) -> None:
+        """Stop taking new questions; let answers in flight end for `within_s`, then cancel the
+        rest (their partial answers are saved). Readiness reports `draining` meanwhile."""
+        self.container.readiness().draining()
+        if self._answering_open:
+            await self.container.run_service().drain(within_s)
 
     async def _warn_if_vectors_are_missing(self) -> None:
         # Documents ingested before dense retrieval was turned on (or under another embedding

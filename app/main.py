@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from app.api import chat, documents, health, readiness, sessions
+from app.api import chat, documents, health, readiness, runs, sessions
 from app.api.openapi import publish_stream_schemas
 from app.api.problems import install_problem_handlers
 from app.container import Container
@@ -26,10 +26,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     """Build an app from `settings` (the environment when omitted); tests pass their own."""
     settings = settings or Settings()
     container = container or Container(settings=settings)
-    container.wire(modules=[chat, documents, health, readiness, sessions])
+    container.wire(modules=[chat, documents, health, readiness, runs, sessions])
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             async with AppLifecycle(container) as lifecycle:
                 # Storage first: a database that cannot be used stops the start here.
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 # The model and the indexes load while the server already answers probes;
                 # requests that need them wait (see app/api/readiness.py).
                 warming = asyncio.create_task(_warm_up(lifecycle))
+                app.state.lifecycle = lifecycle
                 try:
                     yield
                 finally:
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
     install_problem_handlers(app)
     app.include_router(chat.router)
+    app.include_router(runs.router)
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(documents.router)

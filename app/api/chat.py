@@ -1,4 +1,5 @@
-"""Chat endpoints: SSE for fetch and EventSource, plain text, and whole JSON answers."""
+"""Chat endpoints: SSE for fetch and EventSource, plain text, and whole JSON answers. Each
+starts a run and follows it."""
 
 import uuid
 from typing import Annotated
@@ -12,27 +13,42 @@ from app.api.chat_schemas import ChatAnswer, ChatRequest
 from app.api.disconnects import unless_client_leaves
 from app.api.openapi import ANSWER_ERRORS, STREAM_RESPONSES
 from app.api.readiness import REQUIRE_READY
-from app.api.sse import sources_of, to_plain_text, to_server_sent_events, turn_headers
+from app.api.sse import (
+    Batches,
+    run_headers,
+    run_scoped_ids,
+    sources_of,
+    to_plain_text,
+    to_server_sent_events,
+)
 from app.container import Container
+from app.core.errors import NotFound
 from app.core.names import COLLECTION_NAME_PATTERN
 from app.core.settings import Settings
-from app.services.chat import ChatService
-from app.services.intake import PreparedTurn
+from app.runs.records import CancelOrigin, RunRecord
+from app.services.chat import collect_answer
+from app.services.runs import RunService
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=REQUIRE_READY)
 
-ChatServiceDep = Annotated[ChatService, Depends(Provide[Container.chat_service])]
+RunServiceDep = Annotated[RunService, Depends(Provide[Container.run_service])]
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
 SEND_TIMEOUT_S = 30.0
+# Asks a browser whose connection dropped to come back within about a second.
+RECONNECT_MS = 1000
 
 
 def _event_stream(
-    service: ChatService, turn: PreparedTurn, settings: Settings
+    batches: Batches, record: RunRecord, settings: Settings, *, for_event_source: bool = False
 ) -> EventSourceResponse:
     return EventSourceResponse(
-        to_server_sent_events(service.stream(turn)),
+        to_server_sent_events(
+            batches,
+            event_id=run_scoped_ids(record.run_id) if for_event_source else str,
+            retry_ms=RECONNECT_MS if for_event_source else None,
+        ),
         ping=settings.chat.heartbeat_s,
-        headers=turn_headers(turn.session_id, turn.message_id),
+        headers=run_headers(record.session_id, record.message_id, record.run_id),
         # A client that vanished without closing its connection must not hold the session.
         send_timeout=SEND_TIMEOUT_S,
     )
@@ -48,19 +64,23 @@ def _wants_plain_text(accept: str) -> bool:
 @inject
 async def stream_chat(
     request: ChatRequest,
-    service: ChatServiceDep,
+    runs: RunServiceDep,
     settings: SettingsDep,
     accept: Annotated[str, Header()] = "text/event-stream",
 ) -> EventSourceResponse | StreamingResponse:
-    """Stream an answer as Server-Sent Events (or as plain text with `Accept: text/plain`)."""
-    turn = await service.prepare(request.query, request.session_id, request.collection)
+    """Stream an answer as Server-Sent Events (or as plain text with `Accept: text/plain`).
+
+    Closing the connection stops the answer at once (its partial text is saved).
+    """
+    record = await runs.start(request.query, request.session_id, request.collection)
+    batches = await runs.follow(record.run_id, cancel_on_close=CancelOrigin.DISCONNECT)
     if _wants_plain_text(accept):
         return StreamingResponse(
-            to_plain_text(service.stream(turn)),
+            to_plain_text(batches),
             media_type="text/plain; charset=utf-8",
-            headers=turn_headers(turn.session_id, turn.message_id),
+            headers=run_headers(record.session_id, record.message_id, record.run_id),
         )
-    return _event_stream(service, turn, settings)
+    return _event_stream(batches, record, settings)
 
 
 @router.get(
@@ -68,7 +88,7 @@ async def stream_chat(
 )
 @inject
 async def stream_chat_for_event_source(
-    service: ChatServiceDep,
+    runs: RunServiceDep,
     settings: SettingsDep,
     query: Annotated[str, Query(description="The question.")],
     session_id: Annotated[
@@ -82,22 +102,37 @@ async def stream_chat_for_event_source(
 ) -> EventSourceResponse | Response:
     """Stream an answer as Server-Sent Events, for the browser's `EventSource`.
 
-    An `EventSource` that lost its connection reconnects by itself with `Last-Event-ID`; that
-    answer was already stored as interrupted, so the reply is 204, which tells the browser to
-    stop reconnecting instead of asking the question again.
+    Event ids are `<run_id>:<number>`. An `EventSource` whose connection dropped reconnects by
+    itself with `Last-Event-ID` and gets the rest of the same answer (no new question); for a
+    run that no longer exists the answer is 204, which tells the browser to stop. Closing the
+    `EventSource` leaves the run to the orphan grace (10 s); `POST /api/runs/{run_id}/cancel`
+    stops it at once.
     """
     if last_event_id is not None:
-        return Response(status_code=204)
-    turn = await service.prepare(query, session_id, collection)
-    return _event_stream(service, turn, settings)
+        return await _resume(runs, last_event_id, settings)
+    record = await runs.start(query, session_id, collection)
+    batches = await runs.follow(record.run_id)
+    return _event_stream(batches, record, settings, for_event_source=True)
+
+
+async def _resume(runs: RunService, last_event_id: str, settings: Settings) -> Response:
+    run, _, number = last_event_id.partition(":")
+    try:
+        run_id, after = uuid.UUID(run), int(number)
+        record = await runs.status(run_id)
+        batches = await runs.follow(run_id, after)
+    except (ValueError, NotFound):
+        return Response(status_code=204)  # nothing to resume: the browser stops reconnecting
+    return _event_stream(batches, record, settings, for_event_source=True)
 
 
 @router.post("", response_model=ChatAnswer, responses=ANSWER_ERRORS)
 @inject
-async def chat(request: ChatRequest, http_request: Request, service: ChatServiceDep) -> ChatAnswer:
+async def chat(request: ChatRequest, http_request: Request, runs: RunServiceDep) -> ChatAnswer:
     """Answer a question in one JSON response. Closing the connection stops the answer."""
-    turn = await service.prepare(request.query, request.session_id, request.collection)
-    answer = await unless_client_leaves(http_request, service.answer(turn))
+    record = await runs.start(request.query, request.session_id, request.collection)
+    batches = await runs.follow(record.run_id, cancel_on_close=CancelOrigin.DISCONNECT)
+    answer = await unless_client_leaves(http_request, collect_answer(batches))
     return ChatAnswer(
         answer=answer.answer,
         sources=sources_of(answer.citations),

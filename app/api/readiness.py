@@ -20,3 +20,15 @@ async def wait_until_ready(
 
 
 REQUIRE_READY = [Depends(wait_until_ready)]
+
+
+@inject
+async def wait_until_started(
+    readiness: Annotated[Readiness, Depends(Provide[Container.readiness])],
+    settings: Annotated[Settings, Depends(Provide[Container.settings])],
+) -> None:
+    """A dependency: returns once the server serves runs, new or (while draining) in flight."""
+    await readiness.wait_until_started(settings.server.startup_wait_s)
+
+
+REQUIRE_STARTED = [Depends(wait_until_started)]

@@ -19,6 +19,12 @@ class MetaData(BaseModel):
 
     session_id: uuid.UUID
     message_id: uuid.UUID
+    run_id: uuid.UUID | None = Field(
+        default=None,
+        description="The run writing this answer: follow it again with "
+        "`GET /api/runs/{run_id}/events` (and `Last-Event-ID`), stop it with "
+        "`POST /api/runs/{run_id}/cancel`.",
+    )
 
 
 class MessageData(BaseModel):
@@ -64,7 +70,8 @@ class ErrorData(BaseModel):
 
     code: str = Field(
         description=(
-            "Stable: llm_error, retrieval_error, storage_error, timeout, conflict, internal_error."
+            "Stable: llm_error, retrieval_error, storage_error, timeout, conflict, cancelled, "
+            "shutting_down, worker_lost, internal_error."
         )
     )
     message: str = Field(description="A sentence for people; never a stack trace.")
@@ -75,7 +82,10 @@ class ErrorData(BaseModel):
 
 
 class _Event(BaseModel):
-    id: str = Field(description="Increasing within the stream.")
+    id: str = Field(
+        description="The event's number in its run (1, 2, 3...); on `GET /api/chat/stream`, "
+        "`<run_id>:<number>`, so that a reconnecting EventSource finds the run again."
+    )
 
 
 class MetaEvent(_Event):

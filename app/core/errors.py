@@ -98,3 +98,36 @@ class ServiceUnavailable(CitestreamError):
         self, message: str, *, code: str = "unavailable", retry_after_s: float = 1
     ) -> None:
         super().__init__(message, code, 503, "Service unavailable", retry_after_s=retry_after_s)
+
+
+class RunCancelled(CitestreamError):
+    """The run was stopped before it ended: by a cancel request, its client leaving, nobody
+    listening, or the server shutting down."""
+
+    def __init__(self, *, shutting_down: bool = False) -> None:
+        if shutting_down:
+            super().__init__(
+                "The server is shutting down; the answer was stopped and saved as interrupted.",
+                "shutting_down",
+                503,
+                "Shutting down",
+            )
+        else:
+            super().__init__(
+                "The answer was cancelled; what was written so far is saved as interrupted.",
+                "cancelled",
+                409,
+                "Cancelled",
+            )
+
+
+class WorkerLost(CitestreamError):
+    """The worker process that executed the run went away mid-answer."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The server process writing this answer stopped; ask again.",
+            "worker_lost",
+            503,
+            "Worker lost",
+        )

@@ -49,6 +49,41 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.runs_active = Gauge(
+            "citestream_runs_active", "Runs executing in this process.", registry=self.registry
+        )
+        self.runs = Counter(
+            "citestream_runs",
+            "Runs by how they ended.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in ("completed", "cancelled", "failed"):
+            self.runs.labels(outcome=outcome)
+        self.run_listeners = Gauge(
+            "citestream_run_listeners",
+            "Connections following a run of this process.",
+            registry=self.registry,
+        )
+        self.run_replayed_events = Counter(
+            "citestream_run_replayed_events",
+            "Events sent again to listeners that resumed a run.",
+            registry=self.registry,
+        )
+        self.run_cancels = Counter(
+            "citestream_run_cancels",
+            "Runs cancelled, by who asked: api, disconnect, orphaned, shutdown.",
+            ["origin"],
+            registry=self.registry,
+        )
+        for origin in ("api", "disconnect", "orphaned", "shutdown"):
+            self.run_cancels.labels(origin=origin)
+        self.storage_retries = Counter(
+            "citestream_storage_retries",
+            "Writes of a finished turn that were tried again after a database error.",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry)

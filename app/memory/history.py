@@ -3,6 +3,7 @@ from the window cache and, on a miss, from the database."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sqlalchemy import select
@@ -11,6 +12,8 @@ from app.core.database import Database
 from app.memory.cache import WindowCache
 from app.memory.messages import INTERRUPTED_MARKER, HistoryMessage, MessageRole, MessageStatus
 from app.memory.models import ChatMessage, ChatSession
+
+logger = logging.getLogger(__name__)
 
 
 class ConversationHistory:
@@ -33,8 +36,14 @@ class ConversationHistory:
         return window[-limit:]
 
     async def refresh(self, session_id: uuid.UUID) -> None:
-        """Write the session's current window to the cache (after a turn ended)."""
-        window = await self.window_from_database(session_id, self._window_messages)
+        """Write the session's current window to the cache (after a turn ended). Never raises:
+        if the window cannot be read, the cached one is dropped and the next read rebuilds it."""
+        try:
+            window = await self.window_from_database(session_id, self._window_messages)
+        except Exception:
+            logger.warning("Could not read the window of session %s", session_id, exc_info=True)
+            await self._cache.invalidate(session_id)
+            return
         await self._cache.put(session_id, window)
 
     async def forget(self, session_id: uuid.UUID) -> None:

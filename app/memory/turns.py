@@ -3,10 +3,16 @@ written once more when it ends, exactly once."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.core.clock import Clock
 from app.core.database import Database
@@ -16,15 +22,31 @@ from app.memory.history import ConversationHistory
 from app.memory.messages import MessageRole, MessageStatus, TurnOutcome
 from app.memory.models import ChatMessage, ChatSession
 
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+# A locked SQLite database, a dropped PostgreSQL connection, a pool that stayed empty: worth
+# another try before a finished answer is reported as unsaved.
+TRANSIENT_DATABASE_ERRORS = (OperationalError, PoolTimeout, ConnectionError, OSError)
+_RETRY_DELAYS_S = (0.05, 0.2, 1.0)
+
 
 class TurnStore:
     """Begins and finishes turns; keeps each session's cached window in step (write-through:
     the database first, then the cache)."""
 
-    def __init__(self, database: Database, history: ConversationHistory, clock: Clock) -> None:
+    def __init__(
+        self,
+        database: Database,
+        history: ConversationHistory,
+        clock: Clock,
+        on_retry: Callable[[], None] | None = None,
+    ) -> None:
         self._database = database
         self._history = history
         self._clock = clock
+        self._on_retry = on_retry
 
     async def begin(
         self,
@@ -99,8 +121,31 @@ class TurnStore:
     async def finish(
         self, session_id: uuid.UUID, assistant_message_id: uuid.UUID, outcome: TurnOutcome
     ) -> bool:
-        """Write how the answer ended and free the session; False when the answer had already
-        been written (only a message still streaming is updated: exactly once)."""
+        """Write how the answer ended and free the session, exactly once.
+
+        Only a message still streaming is updated. Returns True when this call wrote the answer
+        (a commit whose acknowledgement was lost counts: the stored status tells), False when it
+        had been written already; a transient database error (a lock, a lost connection, a
+        pool that ran dry) is tried again before anything is reported.
+        """
+        try:
+            written = await self._retrying(self._write_outcome, assistant_message_id, outcome)
+        except Exception:
+            # Perhaps written after all: the commit happened and only its answer was lost.
+            if await self.status_of(assistant_message_id) != outcome.status:
+                raise
+            written = True
+        # Cache the new window while this answer still holds the session: written after the
+        # release, it could land after the next turn's newer window and replace it.
+        await self._history.refresh(session_id)
+        await self.release(session_id, assistant_message_id)
+        return written
+
+    async def release(self, session_id: uuid.UUID, assistant_message_id: uuid.UUID) -> None:
+        """Free the session if this answer still holds it (tried again on transient errors)."""
+        await self._retrying(self._release, session_id, assistant_message_id)
+
+    async def _write_outcome(self, assistant_message_id: uuid.UUID, outcome: TurnOutcome) -> bool:
         async with self._database.session() as db:
             written = await db.execute(
                 update(ChatMessage)
@@ -119,9 +164,9 @@ class TurnStore:
                 )
                 .execution_options(synchronize_session=False)
             )
-        # Cache the new window while this answer still holds the session: written after the
-        # release, it could land after the next turn's newer window and replace it.
-        await self._history.refresh(session_id)
+        return bool(written.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def _release(self, session_id: uuid.UUID, assistant_message_id: uuid.UUID) -> None:
         async with self._database.session() as db:
             await db.execute(
                 update(ChatSession)
@@ -132,7 +177,21 @@ class TurnStore:
                 .values(active_message_id=None, active_until=None, updated_at=self._clock.now())
                 .execution_options(synchronize_session=False)
             )
-        return bool(written.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def _retrying(
+        self, operation: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        for delay_s in (*_RETRY_DELAYS_S, None):
+            try:
+                return await operation(*args, **kwargs)
+            except TRANSIENT_DATABASE_ERRORS as error:
+                if delay_s is None:
+                    raise
+                logger.warning("Database busy (%s); trying again in %gs", error, delay_s)
+                if self._on_retry is not None:
+                    self._on_retry()
+                await asyncio.sleep(delay_s)
+        raise AssertionError("unreachable")
 
     async def status_of(self, assistant_message_id: uuid.UUID) -> MessageStatus | None:
         """Where a stored answer stands (None: no such message)."""

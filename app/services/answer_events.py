@@ -15,6 +15,7 @@ class AnswerStarted:
 
     session_id: uuid.UUID
     message_id: uuid.UUID
+    run_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -31,8 +32,6 @@ from app.workflows.answers import AnswerInProgress, AnswerPipeline, AnswerReques
 
 logger = logging.getLogger(__name__)
 
-# Bound on the shielded clean-up after a disconnect: stopping the run and saving the turn.
-_CLEANUP_TIMEOUT_S = 10.0
 # A claim outlives the longest answer by this much; a claim left by a dead process then expires.
 _CLAIM_MARGIN = timedelta(seconds=30)
 
@@ -72,7 +71,9 @@ class TurnAnswerer:
         self._settings = settings
         self._clock = clock
 
-    async def events(self, turn: PreparedTurn) -> AsyncGenerator[AnswerEvent, None]:
+    async def events(
+        self, turn: PreparedTurn, *, run_id: uuid.UUID | None = None
+    ) -> AsyncGenerator[AnswerEvent, None]:
         """Answer the turn as events: started, deltas, then sources or a failure.
 
         If the consumer goes away, the run is stopped (the model stops) and the partial
@@ -92,7 +93,7 @@ class TurnAnswerer:
                 logger.exception("Could not store the turn")
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await self._claims.release(turn.session_id, turn.message_id)
-            yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
+            yield AnswerStarted(turn.session_id, turn.message_id, run_id)
             yield AnswerFailed(error if isinstance(error, Conflict) else StorageFailure())
             return
         progress = _Progress()
@@ -101,7 +102,7 @@ class TurnAnswerer:
         self._metrics.active_streams.inc()
         try:
             answer = self._pipeline.start(AnswerRequest(turn.query, turn.history, turn.collection))
-            yield AnswerStarted(session_id=turn.session_id, message_id=turn.message_id)
+            yield AnswerStarted(turn.session_id, turn.message_id, run_id)
             async for delta in answer.deltas():
                 if not progress.parts:
                     self._metrics.time_to_first_token.observe(
@@ -121,7 +122,7 @@ class TurnAnswerer:
             if failure is not None:
                 progress.status = MessageStatus.ERROR
                 progress.error_code = failure.code
-            saved = await self._finish(answer, turn, progress)
+            saved = await self._finish(answer, turn, progress, run_id)
         if failure is None and not saved:
             # The user saw the answer, but the conversation does not hold it: say so.
             failure = StorageFailure("The answer could not be saved to the conversation.")
@@ -131,12 +132,18 @@ class TurnAnswerer:
             yield AnswerFailed(failure)
 
     async def _finish(
-        self, answer: AnswerInProgress | None, turn: PreparedTurn, progress: _Progress
+        self,
+        answer: AnswerInProgress | None,
+        turn: PreparedTurn,
+        progress: _Progress,
+        run_id: uuid.UUID | None,
     ) -> bool:
-        """Stop the run and save the turn; False when the turn could not be saved.
+        """Stop the run and save the turn, exactly once; False when it could not be saved.
 
         Runs on success, failure and disconnect alike. Shielded: under a cancelled scope every
-        await would be cancelled again, and an unshielded stop leaves the model running.
+        await would be cancelled again, and an unshielded stop leaves the model running. There
+        is no deadline here: a busy database is waited for (and tried again), because reporting
+        a saved answer as lost is worse than saving it late.
         """
         outcome = {
             MessageStatus.COMPLETE: "completed",
@@ -144,13 +151,13 @@ class TurnAnswerer:
             MessageStatus.ERROR: "error",
         }[progress.status]
         saved = False
-        with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP_TIMEOUT_S):
+        with anyio.CancelScope(shield=True):
             try:
                 if answer is not None:
                     if not answer.is_done():
                         await answer.stop()
                     progress.tokens = answer.tokens
-                await self._turns.finish(
+                saved = await self._turns.finish(
                     turn.session_id,
                     turn.message_id,
                     TurnOutcome(
@@ -162,13 +169,27 @@ class TurnAnswerer:
                         latency_ms=round((self._clock.monotonic() - turn.received_at) * 1000),
                     ),
                 )
-                saved = True
+                if not saved:
+                    logger.error(
+                        "The answer of run %s (session %s, message %s) was already written by "
+                        "another process; this one is not saved",
+                        run_id,
+                        turn.session_id,
+                        turn.message_id,
+                    )
             except Exception:
-                logger.exception("Could not save the turn")
+                logger.exception(
+                    "Could not save the answer of run %s (session %s, message %s)",
+                    run_id,
+                    turn.session_id,
+                    turn.message_id,
+                )
                 # Free the session now rather than when the claim runs out; the next claim
                 # marks the unsaved answer as interrupted.
-                with contextlib.suppress(Exception):
-                    await self._claims.release(turn.session_id, turn.message_id)
+                try:
+                    await self._turns.release(turn.session_id, turn.message_id)
+                except Exception:
+                    logger.exception("Could not free session %s either", turn.session_id)
             finally:
                 self._metrics.active_streams.dec()
                 self._metrics.streams.labels(outcome=outcome).inc()

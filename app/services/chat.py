@@ -1,4 +1,4 @@
-"""The chat service: take a question in, then stream its answer or return it whole."""
+"""A whole answer out of a run's events, for clients that do not stream."""
 
 from __future__ import annotations
 
@@ -16,13 +16,11 @@ from app.services.answer_events import (
     AnswerSources,
     AnswerStarted,
 )
-from app.services.answering import TurnAnswerer
-from app.services.intake import PreparedTurn, QuestionIntake
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A whole answer, for clients that do not stream."""
+    """A whole answer."""
 
     session_id: uuid.UUID
     message_id: uuid.UUID
@@ -30,29 +28,13 @@ class Answer:
     citations: list[Citation]
 
 
-class ChatService:
-    """Answers questions over the knowledge base, remembering each conversation."""
-
-    def __init__(self, *, intake: QuestionIntake, answerer: TurnAnswerer) -> None:
-        self._intake = intake
-        self._answerer = answerer
-
-    async def prepare(
-        self, query: str, session_id: uuid.UUID | None, collection: str | None = None
-    ) -> PreparedTurn:
-        """Check the question and claim its session, before any stream opens (4xx if not)."""
-        return await self._intake.prepare(query, session_id, collection)
-
-    def stream(self, turn: PreparedTurn) -> AsyncGenerator[AnswerEvent, None]:
-        """The answer as events; closing the stream stops the model and saves what was said."""
-        return self._answerer.events(turn)
-
-    async def answer(self, turn: PreparedTurn) -> Answer:
-        """The whole answer at once; a failure is raised as the domain error."""
-        started: AnswerStarted | None = None
-        parts: list[str] = []
-        async with aclosing(self.stream(turn)) as events:
-            async for event in events:
+async def collect_answer(batches: AsyncGenerator[list[tuple[int, AnswerEvent]], None]) -> Answer:
+    """Read a run to its end; its failure is raised as the domain error."""
+    started: AnswerStarted | None = None
+    parts: list[str] = []
+    async with aclosing(batches):
+        async for batch in batches:
+            for _, event in batch:
                 match event:
                     case AnswerStarted():
                         started = event
@@ -61,7 +43,6 @@ class ChatService:
                     case AnswerFailed(error=error):
                         raise error
                     case AnswerSources(citations=citations) if started is not None:
-                        return Answer(
-                            started.session_id, started.message_id, "".join(parts), citations
-                        )
-        raise CitestreamError("The answer ended without its sources.")
+                        text = "".join(parts)
+                        return Answer(started.session_id, started.message_id, text, citations)
+    raise CitestreamError("The answer ended without its sources.")

@@ -38,7 +38,19 @@ class Readiness:
         self._settled.set()
 
     async def wait_until_ready(self, timeout_s: float) -> None:
-        """Return once the server can answer; 503 (with Retry-After) if it cannot."""
+        """Return once the server takes new questions; 503 (with Retry-After) if it does not."""
+        await self.wait_until_started(timeout_s)
+        if self.phase == Phase.DRAINING:
+            raise ServiceUnavailable(
+                "The server is shutting down and takes no new work; try another instance or "
+                "again shortly.",
+                code="draining",
+                retry_after_s=2,
+            )
+
+    async def wait_until_started(self, timeout_s: float) -> None:
+        """Return once the server serves runs (new ones or, while draining, those in flight);
+        503 (with Retry-After) if it does not."""
         if self.phase == Phase.STARTING:
             try:
                 await asyncio.wait_for(self._settled.wait(), timeout_s)
@@ -49,13 +61,6 @@ class Readiness:
                     code="starting",
                     retry_after_s=2,
                 ) from None
-        if self.phase == Phase.DRAINING:
-            raise ServiceUnavailable(
-                "The server is shutting down and takes no new work; try another instance or "
-                "again shortly.",
-                code="draining",
-                retry_after_s=2,
-            )
         if self.phase == Phase.FAILED:
             raise ServiceUnavailable(
                 f"The server could not start: {self.failure}", code="start_failed", retry_after_s=30

@@ -27,6 +27,9 @@ async def _ask_and_maybe_leave(
     }
     shown = ""
     async with aconnect_sse(client, "POST", "/api/chat/stream", json=body) as source:
+        if source.response.status_code != 200:
+            await source.response.aread()
+            raise AssertionError(source.response.text)
         seen = 0
         async for sse in source.aiter_sse():
             event = decode(sse)

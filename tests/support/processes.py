@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -25,10 +26,12 @@ def worker_processes(count: int, env: dict[str, str], log_dir: Path) -> Iterator
     """Start `count` servers with the same settings; yields their URLs."""
     processes: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
+    logs: list[IO[bytes]] = []
     try:
         for number in range(count):
             port = _free_port()
             log = (log_dir / f"worker-{number}.log").open("wb")
+            logs.append(log)
             processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
@@ -46,6 +49,8 @@ def worker_processes(count: int, env: dict[str, str], log_dir: Path) -> Iterator
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
+        for log in logs:
+            log.close()
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -54,7 +59,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
         if process.poll() is not None:
             raise RuntimeError(f"worker exited:\n{log.read_text()}")
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/healthz").status_code == 200:
+            if httpx.get(f"{url}/readyz").status_code == 200:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"worker did not start:\n{log.read_text()}")

@@ -1,0 +1,121 @@
+"""Runs endpoints: start an answer, follow it from any connection, stop it from anywhere."""
+
+import uuid
+from typing import Annotated, Any
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import APIRouter, Depends, Header, Query, Request
+from sse_starlette import EventSourceResponse
+
+from app.api.openapi import STREAM_RESPONSES
+from app.api.problems import problem_response
+from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
+from app.api.run_schemas import RunRequest, RunStarted, RunState
+from app.api.sse import run_headers, to_server_sent_events
+from app.container import Container
+from app.core.errors import InvalidInput
+from app.core.settings import Settings
+from app.services.runs import RunService
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+RunServiceDep = Annotated[RunService, Depends(Provide[Container.run_service])]
+SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
+SEND_TIMEOUT_S = 30.0
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: problem_response("No such run, or it ended longer ago than the retention.")
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=RunStarted,
+    dependencies=REQUIRE_READY,
+    responses={k: v for k, v in STREAM_RESPONSES.items() if k != 200},
+)
+@inject
+async def start_run(request: RunRequest, http: Request, runs: RunServiceDep) -> RunStarted:
+    """Start answering a question; the answer runs whether or not anyone listens yet."""
+    record = await runs.start(
+        request.query, request.session_id, request.collection, background=request.background
+    )
+    base = str(http.url_for("follow_run", run_id=str(record.run_id)))
+    return RunStarted(
+        run_id=record.run_id,
+        session_id=record.session_id,
+        message_id=record.message_id,
+        events_url=base,
+        cancel_url=str(http.url_for("cancel_run", run_id=str(record.run_id))),
+    )
+
+
+@router.get(
+    "/{run_id}/events",
+    response_class=EventSourceResponse,
+    response_model=None,
+    dependencies=REQUIRE_STARTED,
+    responses={200: STREAM_RESPONSES[200], **_NOT_FOUND},
+)
+@inject
+async def follow_run(
+    run_id: uuid.UUID,
+    runs: RunServiceDep,
+    settings: SettingsDep,
+    last_event_id_header: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", description="Resume after this event (its number)."),
+    ] = None,
+    last_event_id: Annotated[
+        int | None,
+        Query(ge=0, description="Resume after this event (for clients without headers)."),
+    ] = None,
+) -> EventSourceResponse:
+    """The run's events (`meta`, `message`…, `source` | `error`) with ids 1, 2, 3…: all of them,
+    or those after `Last-Event-ID`, then live until the final event. Any number of listeners."""
+    after = last_event_id if last_event_id is not None else _event_number(last_event_id_header)
+    record = await runs.status(run_id)
+    batches = await runs.follow(run_id, after)
+    return EventSourceResponse(
+        to_server_sent_events(batches),
+        ping=settings.chat.heartbeat_s,
+        headers=run_headers(record.session_id, record.message_id, record.run_id),
+        send_timeout=SEND_TIMEOUT_S,
+    )
+
+
+@router.post(
+    "/{run_id}/cancel",
+    response_model=RunState,
+    dependencies=REQUIRE_STARTED,
+    responses=_NOT_FOUND,
+    name="cancel_run",
+)
+@inject
+async def cancel_run(run_id: uuid.UUID, runs: RunServiceDep) -> RunState:
+    """Stop the run's model wherever it executes; the partial answer is saved as interrupted.
+    A run that has ended is left as it is. Returns the run's state."""
+    return RunState.model_validate(await runs.cancel(run_id))
+
+
+@router.get(
+    "/{run_id}",
+    response_model=RunState,
+    dependencies=REQUIRE_STARTED,
+    responses=_NOT_FOUND,
+)
+@inject
+async def get_run(run_id: uuid.UUID, runs: RunServiceDep) -> RunState:
+    """Where the run stands, with its timings."""
+    return RunState.model_validate(await runs.status(run_id))
+
+
+def _event_number(header: str | None) -> int:
+    if header is None or not header.strip():
+        return 0
+    number = header.strip().rpartition(":")[2]  # `<run_id>:<n>` from GET /api/chat/stream
+    if not number.isdigit():
+        raise InvalidInput(
+            "Last-Event-ID must be the number of an event of this run.", field_name="Last-Event-ID"
+        )
+    return int(number)

@@ -1,0 +1,69 @@
+"""A run's events in this process: an append-only list any number of listeners follow, each
+with its own cursor, waking when something is appended."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class LocalRunLog(Generic[T]):
+    """Events numbered 1, 2, 3... in the order they were appended; ends once closed."""
+
+    def __init__(self) -> None:
+        self._events: list[T] = []
+        self._closed = False
+        self._changed = asyncio.Event()
+        self.listeners = 0
+
+    @property
+    def last_seq(self) -> int:
+        return len(self._events)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def append(self, event: T) -> int:
+        """Add an event; returns its sequence number."""
+        if self._closed:
+            raise RuntimeError("the run's log is closed")
+        self._events.append(event)
+        self._wake()
+        return len(self._events)
+
+    def close(self) -> None:
+        """No more events: listeners end once they have read everything."""
+        self._closed = True
+        self._wake()
+
+    def after(self, seq: int) -> list[T]:
+        """The events after `seq` that are there now."""
+        return self._events[max(0, seq) :]
+
+    async def follow(self, after: int) -> AsyncIterator[list[tuple[int, T]]]:
+        """Batches of (seq, event) after `after`, live until the log is closed. A listener that
+        falls behind gets everything that piled up in one batch."""
+        cursor = max(0, after)
+        self.listeners += 1
+        try:
+            while True:
+                if cursor < len(self._events):
+                    batch = list(enumerate(self._events[cursor:], start=cursor + 1))
+                    cursor = len(self._events)
+                    yield batch
+                    continue
+                if self._closed:
+                    return
+                changed = self._changed
+                await changed.wait()
+        finally:
+            self.listeners -= 1
+
+    def _wake(self) -> None:
+        # One event per state: listeners waiting on the old one wake, later waits use the new.
+        self._changed.set()
+        self._changed = asyncio.Event()

@@ -1,0 +1,341 @@
+"""Runs shared through Redis, so that any worker can follow, replay and cancel a run that
+another worker executes.
+
+- A run's events go to a Redis Stream whose entry ids are `0-<seq>`, bounded (MAXLEN) and
+  expiring `retention_s` after the run ends; a listener anywhere reads after the sequence number
+  it last saw, blocking until more arrive.
+- A run's record (owner, status, timings) is a hash next to it.
+- Each worker refreshes a liveness key and listens on its own channel for cancel requests.
+- A listener that finds the owner's liveness key gone ends the run for everyone, atomically:
+  one `error` event (the owner was lost) and the status `failed`.
+
+Redis is never in the way of an answer: the owner's writes have a short timeout, and after a
+failure they are skipped for a while (a circuit breaker, as the window cache has), so a Redis
+outage costs listeners on other workers their view of a run, never the run itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
+
+from app.core.clock import Clock
+from app.core.errors import ServiceUnavailable
+from app.runs.records import RunRecord, RunStatus, StoredEvent
+
+logger = logging.getLogger(__name__)
+
+CancelHandler = Callable[[uuid.UUID, str], None]
+
+_FAIL_IF_OWNER_LOST = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local seq = 0
+if #last > 0 then seq = tonumber(string.match(last[1][1], '-(%d+)$')) end
+redis.call('XADD', KEYS[2], '0-' .. (seq + 1), 'k', ARGV[1], 'd', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'failed', 'error_code', ARGV[3], 'finished_at', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return seq + 1
+"""
+
+
+class RedisRunMirror:
+    """The Redis side of runs, for the worker `worker_id`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        worker_id: str,
+        clock: Clock,
+        retention_s: float,
+        max_events: int,
+        liveness_ttl_s: float,
+        write_timeout_s: float = 0.25,
+        retry_after_s: float = 2.0,
+        prefix: str = "citestream",
+    ) -> None:
+        # Writes are short: a stalled Redis must not hold up the answer.
+        self._client = Redis.from_url(
+            url,
+            socket_timeout=write_timeout_s,
+            socket_connect_timeout=write_timeout_s,
+            decode_responses=True,
+        )
+        # Reads block up to a second waiting for events: their socket must wait longer.
+        self._reader = Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=5, decode_responses=True
+        )
+        self._retry_after_s = retry_after_s
+        self._retry_at = float("-inf")  # the clock's monotonic time before which writes skip
+        self.worker_id = worker_id
+        self._clock = clock
+        self._retention_s = max(1, round(retention_s))
+        self._max_events = max_events
+        self._liveness_ttl_ms = max(100, round(liveness_ttl_s * 1000))
+        self._prefix = prefix
+        self._fail_if_owner_lost = self._reader.register_script(_FAIL_IF_OWNER_LOST)
+        self._control: asyncio.Task[None] | None = None
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def _run_key(self, run_id: uuid.UUID) -> str:
+        return f"{self._prefix}:run:{run_id}"
+
+    def _events_key(self, run_id: uuid.UUID) -> str:
+        return f"{self._prefix}:run:{run_id}:events"
+
+    def _alive_key(self, worker_id: str) -> str:
+        return f"{self._prefix}:worker:{worker_id}:alive"
+
+    def _channel(self, worker_id: str) -> str:
+        return f"{self._prefix}:worker:{worker_id}:control"
+
+    # -- the owner's side ----------------------------------------------------------------------
+
+    async def start(self, on_cancel: CancelHandler) -> None:
+        """Announce this worker alive and start taking cancel requests for its runs."""
+        self._control = asyncio.create_task(self._control_loop(on_cancel))
+
+    async def _control_loop(self, on_cancel: CancelHandler) -> None:
+        interval_s = self._liveness_ttl_ms / 3000
+        failing = False
+        while True:
+            try:
+                await self._refresh_liveness()
+                pubsub = self._reader.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(self._channel(self.worker_id))
+                    if failing:
+                        logger.info("Run control channel is back")
+                        failing = False
+                    await self._listen(pubsub, on_cancel, interval_s)
+                finally:
+                    with contextlib.suppress(RedisError, OSError):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+            except (RedisError, OSError) as error:
+                if not failing:
+                    logger.warning(
+                        "Run control channel unavailable (%s): cancels from other workers wait "
+                        "until Redis is back",
+                        error,
+                    )
+                    failing = True
+                await asyncio.sleep(interval_s)
+
+    async def _listen(self, pubsub: PubSub, on_cancel: CancelHandler, interval_s: float) -> None:
+        while True:
+            message = await pubsub.get_message(timeout=interval_s)
+            if message is not None:
+                run_id, _, origin = str(message["data"]).partition(" ")
+                with contextlib.suppress(ValueError):
+                    on_cancel(uuid.UUID(run_id), origin)
+            await self._refresh_liveness()
+
+    async def _refresh_liveness(self) -> None:
+        await self._reader.set(self._alive_key(self.worker_id), "1", px=self._liveness_ttl_ms)
+
+    async def _write(self, what: str, command: Callable[[], Awaitable[object]]) -> None:
+        """Run an owner-side write unless Redis failed a moment ago; never raise."""
+        now = self._clock.monotonic()
+        if now < self._retry_at:
+            return
+        try:
+            await command()
+        except (RedisError, OSError) as error:
+            if self._retry_at == float("-inf") or now >= self._retry_at + self._retry_after_s:
+                logger.warning(
+                    "Redis did not take %s (%s: %s); runs go on, and listeners on other workers "
+                    "miss events until it is back",
+                    what,
+                    type(error).__name__,
+                    error,
+                )
+            self._retry_at = now + self._retry_after_s
+
+    async def publish_run(self, record: RunRecord) -> None:
+        """Make a new run known to every worker."""
+        key = self._run_key(record.run_id)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hset(key, mapping=_fields(record))
+        # Until it ends; then the retention period takes over.
+        pipe.expire(key, self._retention_s * 10)
+        await self._write("a new run", pipe.execute)
+
+    async def append(self, run_id: uuid.UUID, events: list[StoredEvent]) -> None:
+        """Add events (in order, numbered by the owner) to the run's stream, in one round trip."""
+        if not events:
+            return
+        key = self._events_key(run_id)
+        pipe = self._client.pipeline(transaction=False)
+        for event in events:
+            pipe.xadd(
+                key,
+                {"k": event.kind, "d": event.data},
+                id=f"0-{event.seq}",
+                maxlen=self._max_events,
+                approximate=True,
+            )
+        pipe.expire(key, self._retention_s * 10)
+        await self._write("a run's events", pipe.execute)
+
+    async def update(self, record: RunRecord) -> None:
+        """Write the run's state; once it has finished, both keys expire after the retention."""
+        key = self._run_key(record.run_id)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hset(key, mapping=_fields(record))
+        if record.status.finished:
+            pipe.expire(key, self._retention_s)
+            pipe.expire(self._events_key(record.run_id), self._retention_s)
+        await self._write("a run's state", pipe.execute)
+
+    async def listener_seen_at(self, run_id: uuid.UUID) -> datetime | None:
+        """When a listener on another worker last said it was there."""
+        try:
+            value = await self._client.hget(self._run_key(run_id), "listener_at")
+        except (RedisError, OSError):
+            return None  # as if nobody listened elsewhere
+        return None if value is None else datetime.fromisoformat(str(value))
+
+    # -- any worker ----------------------------------------------------------------------------
+
+    async def record(self, run_id: uuid.UUID) -> RunRecord | None:
+        """A run's state, as its owner last wrote it."""
+        async with _unavailable_as_domain_error():
+            fields = await self._reader.hgetall(self._run_key(run_id))
+        if not fields:
+            return None
+        return _record(run_id, {str(name): str(value) for name, value in fields.items()})
+
+    async def read(self, run_id: uuid.UUID, after: int, block_ms: int) -> list[StoredEvent]:
+        """The events after `after`, waiting up to `block_ms` for the first of them."""
+        async with _unavailable_as_domain_error():
+            answer: list[tuple[str, list[tuple[str, dict[str, str]]]]] = await self._reader.xread(
+                {self._events_key(run_id): f"0-{max(0, after)}"}, block=block_ms, count=1000
+            )  # type: ignore[assignment]
+        return [
+            _stored(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries
+        ]
+
+    async def all_events(self, run_id: uuid.UUID) -> list[StoredEvent]:
+        """Every event the stream still holds, in order."""
+        async with _unavailable_as_domain_error():
+            entries: list[tuple[str, dict[str, str]]] = await self._reader.xrange(
+                self._events_key(run_id)
+            )  # type: ignore[assignment]
+        return [_stored(entry_id, fields) for entry_id, fields in entries]
+
+    async def mark_listener(self, run_id: uuid.UUID) -> None:
+        """Say that someone on this worker is listening to a run (orphan detection)."""
+        await self._write(
+            "a listener",
+            lambda: self._client.hset(
+                self._run_key(run_id), "listener_at", self._clock.now().isoformat()
+            ),
+        )
+
+    async def request_cancel(self, record: RunRecord, origin: str) -> None:
+        """Ask the worker that executes the run to cancel it."""
+        async with _unavailable_as_domain_error():
+            await self._reader.publish(self._channel(record.owner), f"{record.run_id} {origin}")
+
+    async def owner_alive(self, record: RunRecord) -> bool:
+        async with _unavailable_as_domain_error():
+            return bool(await self._reader.exists(self._alive_key(record.owner)))
+
+    async def fail_if_owner_lost(self, record: RunRecord, final: StoredEvent) -> int | None:
+        """End a run whose owner is gone, once for everyone: add `final` as its last event and
+        mark it failed. Returns the final event's number, or None when the run had already ended
+        or its owner is alive after all."""
+        async with _unavailable_as_domain_error():
+            seq = await self._fail_if_owner_lost(
+                keys=[
+                    self._run_key(record.run_id),
+                    self._events_key(record.run_id),
+                    self._alive_key(record.owner),
+                ],
+                args=[
+                    final.kind,
+                    final.data,
+                    "worker_lost",
+                    self._clock.now().isoformat(),
+                    self._retention_s,
+                ],
+            )
+        return int(seq) or None
+
+    async def aclose(self) -> None:
+        if self._control is not None:
+            self._control.cancel()
+            await asyncio.gather(self._control, return_exceptions=True)
+        with contextlib.suppress(RedisError, OSError):
+            await self._client.delete(self._alive_key(self.worker_id))
+        await self._client.aclose()
+        await self._reader.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _unavailable_as_domain_error() -> AsyncIterator[None]:
+    try:
+        yield
+    except (RedisError, OSError) as error:
+        raise ServiceUnavailable(
+            f"The shared run store (Redis) cannot be reached ({type(error).__name__}); "
+            "try again shortly.",
+            code="runs_unavailable",
+            retry_after_s=2,
+        ) from error
+
+
+def _stored(entry_id: str, fields: dict[str, str]) -> StoredEvent:
+    return StoredEvent(seq=int(entry_id.partition("-")[2]), kind=fields["k"], data=fields["d"])
+
+
+def _fields(record: RunRecord) -> dict[FieldT, EncodableT]:
+    fields: dict[FieldT, EncodableT] = {
+        "session_id": str(record.session_id),
+        "message_id": str(record.message_id),
+        "owner": record.owner,
+        "background": "1" if record.background else "0",
+        "status": record.status.value,
+        "created_at": record.created_at.isoformat(),
+    }
+    for name in ("first_token_at", "finished_at"):
+        moment: datetime | None = getattr(record, name)
+        if moment is not None:
+            fields[name] = moment.isoformat()
+    if record.error_code is not None:
+        fields["error_code"] = record.error_code
+    return fields
+
+
+def _record(run_id: uuid.UUID, fields: dict[str, str]) -> RunRecord:
+    def moment(name: str) -> datetime | None:
+        value = fields.get(name)
+        return None if value is None else datetime.fromisoformat(value)
+
+    created_at = moment("created_at")
+    assert created_at is not None
+    return RunRecord(
+        run_id=run_id,
+        session_id=uuid.UUID(fields["session_id"]),
+        message_id=uuid.UUID(fields["message_id"]),
+        owner=fields["owner"],
+        background=fields.get("background") == "1",
+        status=RunStatus(fields["status"]),
+        created_at=created_at,
+        first_token_at=moment("first_token_at"),
+        finished_at=moment("finished_at"),
+        error_code=fields.get("error_code"),
+    )

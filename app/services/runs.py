@@ -1,0 +1,354 @@
+"""Runs: each answer executes as a task of the worker that started it, apart from any HTTP
+connection. Listeners follow its events from any worker, replaying what they missed; anyone can
+cancel it; nobody listening for the orphan grace cancels it; a drain ends what is left.
+
+Within one process the events live in memory. With Redis configured, they are mirrored there
+too (see app/runs/redis_mirror.py) for listeners and cancels on other workers; the owner's own
+listeners still read memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Coroutine
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+
+from app.core.clock import Clock
+from app.core.errors import CitestreamError, NotFound, RunCancelled, ServiceUnavailable
+from app.core.metrics import Metrics
+from app.core.settings import RunsSettings
+from app.memory.messages import MessageStatus, TurnOutcome
+from app.memory.turns import TurnStore
+from app.runs.local import LocalRunLog
+from app.runs.records import CancelOrigin, RunRecord, RunStatus, StoredEvent
+from app.services.answer_events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerSources
+from app.services.answering import TurnAnswerer
+from app.services.intake import PreparedTurn, QuestionIntake
+from app.services.run_codec import encode
+from app.services.run_following import follow_remote
+
+if TYPE_CHECKING:
+    from app.runs.redis_mirror import RedisRunMirror
+
+logger = logging.getLogger(__name__)
+
+Batch = list[tuple[int, AnswerEvent]]
+_CANCELLED_CODES = frozenset({"cancelled", "shutting_down"})
+
+
+@dataclass
+class _LocalRun:
+    record: RunRecord
+    log: LocalRunLog[AnswerEvent]
+    last_listened: float  # the clock's monotonic time when a listener was last there
+    task: asyncio.Task[None] | None = None
+    # Cancelled through anyio, not Task.cancel(): the answerer's shielded clean-up (stop the
+    # model, save the partial answer) must not be cut short, and native cancellation would.
+    scope: anyio.CancelScope | None = None
+    cancel_origin: CancelOrigin | None = None
+    ended: float | None = None
+
+
+class RunService:
+    """Starts, follows, inspects and cancels runs."""
+
+    def __init__(
+        self,
+        *,
+        intake: QuestionIntake,
+        answerer: TurnAnswerer,
+        turns: TurnStore,
+        mirror: RedisRunMirror | None,
+        worker_id: str,
+        settings: RunsSettings,
+        metrics: Metrics,
+        clock: Clock,
+    ) -> None:
+        self._intake = intake
+        self._answerer = answerer
+        self._turns = turns
+        self._mirror = mirror
+        self.worker_id = worker_id
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._runs: dict[uuid.UUID, _LocalRun] = {}
+        self._accepting = True
+        self._supervisor: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        metrics.runs_active.set_function(self._running_count)
+        metrics.run_listeners.set_function(self._listener_count)
+
+    async def open(self) -> None:
+        """Take cancel requests from other workers, and start watching runs for listeners."""
+        if self._mirror is not None:
+            await self._mirror.start(self._cancel_requested_elsewhere)
+        self._supervisor = asyncio.create_task(self._supervise())
+
+    async def aclose(self) -> None:
+        """Stop watching; cancel what still runs (a drain normally ended it all before)."""
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+        await self._cancel_all(CancelOrigin.SHUTDOWN, wait_s=5.0)
+
+    # -- starting --------------------------------------------------------------------------------
+
+    async def start(
+        self,
+        query: str,
+        session_id: uuid.UUID | None,
+        collection: str | None = None,
+        *,
+        background: bool = False,
+    ) -> RunRecord:
+        """Check the question, claim its session and start answering it (4xx before anything
+        starts when the request cannot be answered)."""
+        if not self._accepting:
+            raise ServiceUnavailable(
+                "The server is shutting down and takes no new questions; ask again shortly.",
+                code="draining",
+                retry_after_s=2,
+            )
+        turn = await self._intake.prepare(query, session_id, collection)
+        record = RunRecord(
+            run_id=uuid.uuid4(),
+            session_id=turn.session_id,
+            message_id=turn.message_id,
+            owner=self.worker_id,
+            background=background,
+            status=RunStatus.RUNNING,
+            created_at=self._clock.now(),
+        )
+        run = _LocalRun(record, LocalRunLog(), last_listened=self._clock.monotonic())
+        self._runs[record.run_id] = run
+        if self._mirror is not None:
+            await self._mirror.publish_run(record)
+        run.task = asyncio.create_task(self._execute(run, turn), name=f"run {record.run_id}")
+        return record
+
+    async def _execute(self, run: _LocalRun, turn: PreparedTurn) -> None:
+        try:
+            with anyio.CancelScope() as scope:
+                run.scope = scope
+                if run.cancel_origin is not None:  # cancelled before it began
+                    scope.cancel()
+                events = self._answerer.events(turn, run_id=run.record.run_id)
+                async with aclosing(events):
+                    async for event in events:
+                        await self._append(run, event)
+            if scope.cancelled_caught:
+                # The answerer has stopped the model and saved the partial answer (shielded).
+                shutting_down = run.cancel_origin == CancelOrigin.SHUTDOWN
+                with anyio.CancelScope(shield=True):
+                    await self._append(run, AnswerFailed(RunCancelled(shutting_down=shutting_down)))
+        except Exception:
+            logger.exception("Run %s failed", run.record.run_id)
+            with anyio.CancelScope(shield=True):
+                await self._append(run, AnswerFailed(CitestreamError("The answer failed.")))
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._settle(run)
+
+    async def _append(self, run: _LocalRun, event: AnswerEvent) -> None:
+        seq = run.log.append(event)
+        if isinstance(event, AnswerDelta) and run.record.first_token_at is None:
+            run.record = run.record.but(first_token_at=self._clock.now())
+        if self._mirror is not None:
+            kind, data = encode(event)
+            # Awaited: while this write is in flight the model's next tokens are joined into
+            # one event, so a fast model costs one Redis round trip per batch, not per token.
+            await self._mirror.append(run.record.run_id, [StoredEvent(seq, kind, data)])
+
+    async def _settle(self, run: _LocalRun) -> None:
+        last = run.log.after(run.log.last_seq - 1)
+        status: RunStatus = RunStatus.FAILED
+        code: str | None = "internal_error"
+        if last and isinstance(last[0], AnswerSources):
+            status, code = RunStatus.COMPLETED, None
+        elif last and isinstance(last[0], AnswerFailed):
+            code = last[0].error.code
+            status = RunStatus.CANCELLED if code in _CANCELLED_CODES else RunStatus.FAILED
+        run.record = run.record.but(status=status, error_code=code, finished_at=self._clock.now())
+        run.log.close()
+        run.ended = self._clock.monotonic()
+        self._metrics.runs.labels(outcome=status.value).inc()
+        if self._mirror is not None:
+            await self._mirror.update(run.record)
+
+    # -- following -------------------------------------------------------------------------------
+
+    async def follow(
+        self, run_id: uuid.UUID, after: int = 0, *, cancel_on_close: CancelOrigin | None = None
+    ) -> AsyncGenerator[Batch, None]:
+        """The run's events after `after`, in batches, then live until its final event.
+
+        NotFound now (before any stream opens) for a run this server does not know or no longer
+        keeps. With `cancel_on_close`, a listener that goes away before the end cancels the run.
+        """
+        run = self._runs.get(run_id)
+        if run is not None:
+            return self._follow_local(run, after, cancel_on_close)
+        if self._mirror is not None:
+            record = await self._mirror.record(run_id)
+            if record is not None:
+                return follow_remote(
+                    self._mirror, record, after, self._metrics, on_owner_lost=self._owner_lost
+                )
+        raise _unknown(run_id)
+
+    async def _follow_local(
+        self, run: _LocalRun, after: int, cancel_on_close: CancelOrigin | None
+    ) -> AsyncGenerator[Batch, None]:
+        if after:
+            self._metrics.run_replayed_events.inc(max(0, run.log.last_seq - after))
+        try:
+            async for batch in run.log.follow(after):
+                yield batch
+        finally:
+            run.last_listened = self._clock.monotonic()
+            if cancel_on_close is not None and not run.log.closed:
+                with anyio.CancelScope(shield=True):
+                    await self._cancel_local(run, cancel_on_close)
+
+    # -- inspecting and cancelling ---------------------------------------------------------------
+
+    async def status(self, run_id: uuid.UUID) -> RunRecord:
+        """A run's state and timings (404 once it is forgotten)."""
+        run = self._runs.get(run_id)
+        if run is not None:
+            return run.record
+        if self._mirror is not None and (record := await self._mirror.record(run_id)):
+            return record
+        raise _unknown(run_id)
+
+    async def cancel(self, run_id: uuid.UUID, origin: CancelOrigin = CancelOrigin.API) -> RunRecord:
+        """Stop a run wherever it executes; a finished run is left as it is. Returns its state."""
+        run = self._runs.get(run_id)
+        if run is not None:
+            await self._cancel_local(run, origin)
+            return run.record
+        if self._mirror is None or (record := await self._mirror.record(run_id)) is None:
+            raise _unknown(run_id)
+        if record.status.finished:
+            return record
+        self._metrics.run_cancels.labels(origin=origin.value).inc()
+        await self._mirror.request_cancel(record, origin.value)
+        # The owner stops it within milliseconds; answer with the state it ends in.
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            latest = await self._mirror.record(run_id)
+            if latest is None or latest.status.finished:
+                return latest or record
+        return record
+
+    async def _cancel_local(self, run: _LocalRun, origin: CancelOrigin) -> None:
+        task = run.task
+        if task is None or task.done() or run.record.status.finished:
+            return
+        if run.cancel_origin is None:
+            run.cancel_origin = origin
+            self._metrics.run_cancels.labels(origin=origin.value).inc()
+            if run.scope is not None:
+                run.scope.cancel()
+        # Until the model has stopped and the partial answer is saved.
+        await asyncio.wait([task], timeout=10)
+
+    async def _owner_lost(self, record: RunRecord, partial: str) -> None:
+        # The dead worker never saved the answer: save what it had written, and free the session.
+        outcome = TurnOutcome(
+            content=partial,
+            status=MessageStatus.INTERRUPTED,
+            sources=[],
+            error_code="worker_lost",
+            token_count=0,
+            latency_ms=0,
+        )
+        await self._turns.finish(record.session_id, record.message_id, outcome)
+
+    def _cancel_requested_elsewhere(self, run_id: uuid.UUID, origin: str) -> None:
+        run = self._runs.get(run_id)
+        if run is not None:
+            self._in_background(self._cancel_local(run, CancelOrigin(origin)))
+
+    # -- draining and supervising ----------------------------------------------------------------
+
+    async def drain(self, within_s: float) -> None:
+        """Take no new runs; let those in flight finish for `within_s`, then cancel the rest
+        (their listeners get `shutting_down`, their partial answers are saved)."""
+        self._accepting = False
+        running = [run.task for run in self._runs.values() if run.task and not run.task.done()]
+        if running:
+            logger.info("Draining: %d answers in flight, waiting up to %gs", len(running), within_s)
+            await asyncio.wait(running, timeout=within_s)
+        await self._cancel_all(CancelOrigin.SHUTDOWN, wait_s=5.0)
+
+    async def _cancel_all(self, origin: CancelOrigin, wait_s: float) -> None:
+        left = [run for run in self._runs.values() if run.task and not run.task.done()]
+        if left:
+            logger.info("Cancelling %d answers still running (%s)", len(left), origin.value)
+            await asyncio.wait_for(
+                asyncio.gather(*(self._cancel_local(run, origin) for run in left)), wait_s
+            )
+
+    async def _supervise(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.supervise_every_s)
+            try:
+                await self._supervise_once()
+            except Exception:
+                logger.exception("Could not check runs for listeners")
+
+    async def _supervise_once(self) -> None:
+        now = self._clock.monotonic()
+        for run_id, run in list(self._runs.items()):
+            if run.ended is not None:
+                if now - run.ended >= self._settings.retention_s:
+                    del self._runs[run_id]
+                continue
+            if run.log.listeners:
+                run.last_listened = now
+            elif (
+                not run.record.background
+                and now - run.last_listened >= self._grace()
+                and not await self._listened_to_elsewhere(run)
+            ):
+                logger.info("Run %s has had no listener for %gs", run_id, self._grace())
+                self._in_background(self._cancel_local(run, CancelOrigin.ORPHANED))
+
+    async def _listened_to_elsewhere(self, run: _LocalRun) -> bool:
+        if self._mirror is None:
+            return False
+        seen = await self._mirror.listener_seen_at(run.record.run_id)
+        if seen is None or (self._clock.now() - seen).total_seconds() >= self._grace():
+            return False
+        run.last_listened = self._clock.monotonic()
+        return True
+
+    def _in_background(self, work: Coroutine[object, object, None]) -> None:
+        # Kept until done: the loop holds tasks only weakly.
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _grace(self) -> float:
+        return self._settings.orphan_grace_s
+
+    def _running_count(self) -> float:
+        return sum(1 for run in self._runs.values() if run.ended is None)
+
+    def _listener_count(self) -> float:
+        return sum(run.log.listeners for run in self._runs.values())
+
+
+def _unknown(run_id: uuid.UUID) -> NotFound:
+    return NotFound(
+        f"There is no run {run_id}: it never existed here, or it ended more than the "
+        "retention period ago."
+    )
