@@ -58,13 +58,14 @@ class Container(containers.DeclarativeContainer):
     vector_index = providers.Singleton(build_vector_index, settings)
     lexical_index = providers.Singleton(
         LexicalIndex,
-        document_registry,
+        generations=document_registry,
+        chunks=document_registry,
         rebuild_wait_s=settings.provided.retrieval.rebuild_wait_s,
     )
     llm = providers.Singleton(build_llm, settings.provided.llm, metrics.provided.llm_tokens.inc)
     knowledge_search = providers.Singleton(
         KnowledgeSearch,
-        registry=document_registry,
+        chunks=document_registry,
         lexical=lexical_index,
         dense=vector_index,
         settings=settings.provided.retrieval,
