@@ -34,7 +34,7 @@ from pathlib import Path
 from app.container import Container
 from app.core.names import DEFAULT_COLLECTION
 from app.core.settings import Settings
-from app.retrieval.evaluation import load_questions
+from app.retrieval.scoring import load_questions
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
 from app.runtime import running_container, search_in_mode
 from app.services.documents import IncomingFile
