@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from app.core.clock import SystemClock
 from app.core.database import Database
 from app.core.metrics import Metrics
 from app.core.names import DEFAULT_COLLECTION
 from app.core.settings import Settings
-from app.knowledge.registry import DocumentRegistry
+from app.knowledge.chunks import ChunkLookup
+from app.knowledge.collections import CollectionCatalog
+from app.knowledge.documents import DocumentLookup
+from app.knowledge.versions import DocumentVersions
 from app.llms import build_llm
 from app.memory.cache import build_window_cache
 from app.memory.sessions import SessionRepository
@@ -42,6 +46,7 @@ class Container(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
 
+    clock = providers.Singleton(SystemClock)
     metrics = providers.Singleton(Metrics)
     database = providers.Singleton(Database, settings.provided.database)
     # Redis when CITESTREAM_REDIS__URL is set, else an in-process LRU.
@@ -53,19 +58,22 @@ class Container(containers.DeclarativeContainer):
         settings.provided.chat.history_messages,
     )
 
-    document_registry = providers.Singleton(DocumentRegistry, database)
+    collection_catalog = providers.Singleton(CollectionCatalog, database)
+    document_lookup = providers.Singleton(DocumentLookup, database)
+    document_versions = providers.Singleton(DocumentVersions, database, clock)
+    chunk_lookup = providers.Singleton(ChunkLookup, database)
     # None unless an embedding model is configured.
     vector_index = providers.Singleton(build_vector_index, settings)
     lexical_index = providers.Singleton(
         LexicalIndex,
-        generations=document_registry,
-        chunks=document_registry,
+        generations=collection_catalog,
+        chunks=chunk_lookup,
         rebuild_wait_s=settings.provided.retrieval.rebuild_wait_s,
     )
     llm = providers.Singleton(build_llm, settings.provided.llm, metrics.provided.llm_tokens.inc)
     knowledge_search = providers.Singleton(
         KnowledgeSearch,
-        chunks=document_registry,
+        chunks=chunk_lookup,
         lexical=lexical_index,
         dense=vector_index,
         settings=settings.provided.retrieval,
@@ -91,7 +99,7 @@ class Container(containers.DeclarativeContainer):
         ChatService,
         store=conversation_store,
         workflow=chat_workflow,
-        collections=document_registry,
+        collections=collection_catalog,
         metrics=metrics,
         settings=settings.provided.chat,
     )
@@ -103,7 +111,11 @@ class Container(containers.DeclarativeContainer):
     )
     document_service = providers.Singleton(
         DocumentService,
-        registry=document_registry,
+        documents=document_lookup,
+        versions=document_versions,
+        chunks=chunk_lookup,
+        collections=collection_catalog,
         vectors=vector_index,
         settings=settings.provided.ingestion,
+        clock=clock,
     )

@@ -47,7 +47,7 @@ def search_in_mode(container: Container, mode: RetrievalMode) -> KnowledgeSearch
     """A KnowledgeSearch over the container's indexes in `mode`, whatever the settings say
     (to compare modes on one knowledge base)."""
     return KnowledgeSearch(
-        chunks=container.document_registry(),
+        chunks=container.chunk_lookup(),
         lexical=container.lexical_index(),
         dense=container.vector_index(),
         settings=container.settings().retrieval,

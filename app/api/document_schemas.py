@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.knowledge.models import DocumentStatus
+from app.knowledge.rows import DocumentStatus
 from app.services.documents import IngestOutcome
 
 

@@ -10,7 +10,7 @@ from app.api.schemas import Health
 from app.container import Container
 from app.core.metrics import Metrics
 from app.core.settings import Settings
-from app.knowledge.registry import DocumentRegistry
+from app.services.documents import DocumentService
 
 router = APIRouter(tags=["operations"])
 
@@ -18,13 +18,13 @@ router = APIRouter(tags=["operations"])
 @router.get("/healthz", response_model=Health)
 @inject
 async def healthz(
-    registry: Annotated[DocumentRegistry, Depends(Provide[Container.document_registry])],
+    documents: Annotated[DocumentService, Depends(Provide[Container.document_service])],
     settings: Annotated[Settings, Depends(Provide[Container.settings])],
 ) -> Health:
     """Whether the server is up, with how many documents it can search."""
     return Health(
         status="ok",
-        documents=await registry.document_count(),
+        documents=await documents.document_count(),
         llm_provider=settings.llm.provider,
         retrieval=settings.retrieval_mode,
     )

@@ -20,22 +20,25 @@ from datetime import timedelta
 import anyio
 
 from app.core.chunks import ChunkDraft, LiveChunk
-from app.core.database import utcnow
+from app.core.clock import Clock
 from app.core.errors import CitestreamError, Conflict, InvalidInput, NotFound, PayloadTooLarge
 from app.core.names import check_collection_name, document_name
 from app.core.pagination import Page
 from app.core.settings import IngestionSettings
 from app.ingestion.chunking import Chunker
 from app.ingestion.readers import ParsedDocument, UnreadableDocument, media_type_of, parse
-from app.knowledge.models import DocumentStatus
-from app.knowledge.registry import (
+from app.knowledge.chunks import ChunkLookup
+from app.knowledge.collections import CollectionCatalog
+from app.knowledge.documents import DocumentLookup
+from app.knowledge.rows import (
     ChunkRow,
     CollectionRow,
-    DocumentRegistry,
     DocumentRow,
+    DocumentStatus,
     NewVersion,
     Publication,
 )
+from app.knowledge.versions import DocumentVersions
 from app.retrieval.dense import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -127,11 +130,19 @@ class DocumentService:
     def __init__(
         self,
         *,
-        registry: DocumentRegistry,
+        documents: DocumentLookup,
+        versions: DocumentVersions,
+        chunks: ChunkLookup,
+        collections: CollectionCatalog,
         vectors: VectorIndex | None,
         settings: IngestionSettings,
+        clock: Clock,
     ) -> None:
-        self._registry = registry
+        self._documents = documents
+        self._versions = versions
+        self._chunks = chunks
+        self._collections = collections
+        self._clock = clock
         self._vectors = vectors
         self._settings = settings
         self._chunker = Chunker(settings)
@@ -155,7 +166,7 @@ class DocumentService:
         try:
             for document in prepared:
                 plan.append(await self._stage(document, collection, staged))
-            replaced = await self._registry.publish_all([stage.publication for stage in staged])
+            replaced = await self._versions.publish_all([stage.publication for stage in staged])
         except BaseException:
             with anyio.CancelScope(shield=True):
                 for stage in reversed(staged):
@@ -199,10 +210,10 @@ class DocumentService:
     ) -> Ingested | _Staged | _CopyOf:
         """Write a file's new version where searches cannot see it yet (appended to `staged`
         as soon as there is something to undo), or find that nothing changed."""
-        existing = await self._registry.find_by_name(collection, prepared.name)
+        existing = await self._documents.find_by_name(collection, prepared.name)
         if existing is None:
             # A new name: the same bytes already here are that document, not a copy.
-            same_content = await self._registry.find_by_hash(collection, prepared.content_hash)
+            same_content = await self._documents.find_by_hash(collection, prepared.content_hash)
             if same_content is not None and same_content.status != DocumentStatus.INDEXING:
                 return Ingested(IngestOutcome.UNCHANGED, same_content)
             for earlier in staged:  # ...or a file earlier in this same upload
@@ -218,7 +229,7 @@ class DocumentService:
         document, version = await self._reserve(prepared, collection, existing)
         stage = _Staged(prepared, document, version, added=version == 1)
         staged.append(stage)
-        stage.chunk_ids = await self._registry.add_chunks(document.id, version, prepared.chunks)
+        stage.chunk_ids = await self._versions.add_chunks(document.id, version, prepared.chunks)
         if self._vectors is not None:
             await asyncio.to_thread(
                 self._vectors.add, _live_chunks(document, collection, prepared, stage.chunk_ids)
@@ -236,7 +247,7 @@ class DocumentService:
         if isinstance(step, Ingested):
             return step
         stage = step.original if isinstance(step, _CopyOf) else step
-        stored = await self._registry.get(stage.document.id)
+        stored = await self._documents.get(stage.document.id)
         if stored is None:
             raise Conflict(f"{stage.prepared.name} was deleted just after it was ingested.")
         if isinstance(step, _CopyOf):
@@ -250,15 +261,15 @@ class DocumentService:
     ) -> tuple[DocumentRow, int]:
         """Hold the document's name for this ingest: a new document (version 1) or a new
         version of the existing one."""
-        stale_before = utcnow() - INGEST_LEASE
+        stale_before = self._clock.now() - INGEST_LEASE
         busy = _busy(prepared.name, collection)
         if existing is not None and existing.status == DocumentStatus.INDEXING:
             # Its first ingest is under way, or died part-way: taken over once its lease ran out.
-            if not await self._registry.take_over_stale(existing.id, stale_before):
+            if not await self._versions.take_over_stale(existing.id, stale_before):
                 raise busy
             existing = None
         if existing is None:
-            reserved = await self._registry.reserve_new(
+            reserved = await self._versions.reserve_new(
                 collection,
                 prepared.name,
                 prepared.content_hash,
@@ -266,7 +277,7 @@ class DocumentService:
                 prepared.size,
             )
             return reserved, 1
-        held = await self._registry.reserve_update(existing.id, stale_before)
+        held = await self._versions.reserve_update(existing.id, stale_before)
         if held is None:
             raise busy
         return held
@@ -274,7 +285,7 @@ class DocumentService:
     async def _undo(self, document_id: uuid.UUID, version: int) -> bool:
         """Undo a failed ingest; False when its version was published after all."""
         try:
-            return await self._registry.abandon(document_id, version)
+            return await self._versions.abandon(document_id, version)
         except Exception:
             # Unpublished chunks are never served; the next ingest of the file clears them.
             logger.exception("Could not remove the chunks of a failed ingest")
@@ -298,7 +309,7 @@ class DocumentService:
         if collection is not None:
             check_collection_name(collection)
         _check_window(limit, offset)
-        return await self._registry.list_documents(collection, limit, offset)
+        return await self._documents.list_documents(collection, limit, offset)
 
     async def get(
         self, document_id: uuid.UUID, chunk_id: uuid.UUID | None = None, radius: int = 1
@@ -308,12 +319,12 @@ class DocumentService:
             raise InvalidInput(
                 f"context must be between 0 and {MAX_CONTEXT_RADIUS}.", field_name="context"
             )
-        document = await self._registry.get(document_id)
+        document = await self._documents.get(document_id)
         if document is None:
             raise NotFound(f"There is no document {document_id}.")
         if chunk_id is None:
             return DocumentInContext(document, None, None)
-        context = await self._registry.chunk_in_context(document_id, chunk_id, radius)
+        context = await self._chunks.chunk_in_context(document_id, chunk_id, radius)
         if context is None:
             raise NotFound(
                 f"Document {document_id} has no chunk {chunk_id} (it may have been replaced "
@@ -323,12 +334,16 @@ class DocumentService:
 
     async def list_collections(self) -> list[CollectionRow]:
         """Every collection and how much it holds."""
-        return await self._registry.list_collections()
+        return await self._collections.list_collections()
+
+    async def document_count(self) -> int:
+        """How many documents searches can find, in every collection."""
+        return await self._collections.document_count()
 
     async def find(self, collection: str, name: str) -> DocumentRow:
         """A document by its name in a collection."""
         check_collection_name(collection)
-        document = await self._registry.find_by_name(collection, document_name(name))
+        document = await self._documents.find_by_name(collection, document_name(name))
         if document is None:
             raise NotFound(f"Collection {collection!r} has no document named {name!r}.")
         return document
@@ -337,7 +352,7 @@ class DocumentService:
 
     async def delete(self, document_id: uuid.UUID) -> DocumentRow:
         """Delete a document; answers stop citing it at once."""
-        document = await self._registry.delete(document_id)
+        document = await self._versions.delete(document_id)
         if document is None:
             raise NotFound(f"There is no document {document_id}.")
         if self._vectors is not None:
@@ -364,7 +379,7 @@ class DocumentService:
         vectors = self._vectors
         total = 0
         live: set[uuid.UUID] = set()
-        async for batch in self._registry.all_live_chunks():
+        async for batch in self._chunks.all_live_chunks():
             await asyncio.to_thread(vectors.add, batch)
             live.update(chunk.id for chunk in batch)
             total += len(batch)
@@ -376,7 +391,7 @@ class DocumentService:
         for collection, ids in stored.items():
             candidates = [point for point in ids if point not in live]
             # Chunks an ingest is writing right now (or published since the scan) keep theirs.
-            in_use = await self._registry.existing_chunk_ids(candidates)
+            in_use = await self._chunks.existing_chunk_ids(candidates)
             stale = [point for point in candidates if point not in in_use]
             await asyncio.to_thread(vectors.delete_chunks, collection, stale)
         return total

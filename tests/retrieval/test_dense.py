@@ -154,7 +154,7 @@ async def test_an_unreachable_embeddings_server_fails_the_ingest_and_stores_noth
             await service.ingest_one(incoming(notes, "notes.md"), "default")
         after = await service.list_documents(None, 100, 0)
         assert after.total == before.total
-        assert await container.document_registry().find_by_name("default", "notes.md") is None
+        assert await container.document_lookup().find_by_name("default", "notes.md") is None
 
 
 async def test_documents_ingested_before_embeddings_are_found_once_reembedded(

@@ -8,16 +8,15 @@ from collections.abc import Awaitable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 
 from app.container import Container
-from app.core.database import utcnow
+from app.core.clock import ManualClock
 from app.core.errors import Conflict, InvalidInput, UnsupportedMediaType
-from app.knowledge.models import Document, DocumentStatus
-from app.knowledge.registry import DocumentRegistry
+from app.knowledge.rows import DocumentStatus
 from app.runtime import running_container
 from app.services.documents import INGEST_LEASE, IncomingFile, IngestOutcome
 from tests.conftest import MakeSettings
+from tests.support.knowledge import on_a_manual_clock
 
 GUIDE = b"# Guide\n\nOtters hold hands while they sleep.\n"
 
@@ -26,42 +25,40 @@ def _file(name: str, data: bytes) -> IncomingFile:
     return IncomingFile(name, len(data), lambda: data)
 
 
-async def _outlive_its_lease(container: Container, document_id: uuid.UUID) -> None:
-    """Age a document's hold past the lease, as if the ingest holding it had died long ago."""
-    long_ago = utcnow() - INGEST_LEASE - timedelta(minutes=1)
-    async with container.database().session() as db:
-        await db.execute(
-            update(Document).where(Document.id == document_id).values(updated_at=long_ago)
-        )
+def _outlive_its_lease(clock: ManualClock) -> None:
+    """Move time past the lease, as if the ingest holding a document had died long ago."""
+    clock.advance((INGEST_LEASE + timedelta(minutes=1)).total_seconds())
 
 
 async def test_an_ingest_that_died_part_way_is_taken_over_after_its_lease(
     make_settings: MakeSettings,
 ) -> None:
     async with running_container(make_settings()) as container:
-        registry, service = container.document_registry(), container.document_service()
+        clock = on_a_manual_clock(container)
+        versions, service = container.document_versions(), container.document_service()
         # What a process that died between reserving and publishing leaves behind.
-        stuck = await registry.reserve_new("default", "guide.md", "other", "text/markdown", 1)
+        stuck = await versions.reserve_new("default", "guide.md", "other", "text/markdown", 1)
         with pytest.raises(Conflict, match="being ingested"):
             await service.ingest_one(_file("guide.md", GUIDE), "default")
 
-        await _outlive_its_lease(container, stuck.id)
+        _outlive_its_lease(clock)
         result = await service.ingest_one(_file("guide.md", GUIDE), "default")
         assert result.outcome == IngestOutcome.ADDED
         assert result.document.status == DocumentStatus.READY
-        assert await registry.get(stuck.id) is None
+        assert await container.document_lookup().get(stuck.id) is None
 
 
 async def test_the_same_content_stuck_half_ingested_is_ingested_again_not_unchanged(
     make_settings: MakeSettings,
 ) -> None:
     async with running_container(make_settings()) as container:
-        registry, service = container.document_registry(), container.document_service()
+        clock = on_a_manual_clock(container)
+        versions, service = container.document_versions(), container.document_service()
         first = await service.ingest_one(_file("guide.md", GUIDE), "default")
         stuck_hash = first.document.content_hash
         await service.delete(first.document.id)
-        stuck = await registry.reserve_new("default", "guide.md", stuck_hash, "text/markdown", 1)
-        await _outlive_its_lease(container, stuck.id)
+        await versions.reserve_new("default", "guide.md", stuck_hash, "text/markdown", 1)
+        _outlive_its_lease(clock)
         result = await service.ingest_one(_file("guide.md", GUIDE), "default")
         assert result.outcome == IngestOutcome.ADDED
         assert result.document.status == DocumentStatus.READY
@@ -112,9 +109,10 @@ async def test_a_file_edited_to_match_another_documents_content_is_still_updated
     assert {p.node.metadata["file_name"] for p in passages} == {"guide.md", "other.md"}
 
 
-def _hold(registry: DocumentRegistry, document_id: uuid.UUID) -> Awaitable[object]:
+def _hold(container: Container, document_id: uuid.UUID) -> Awaitable[object]:
     """Mark a document as held by another ingest that is still running (within its lease)."""
-    return registry.reserve_update(document_id, utcnow() - INGEST_LEASE)
+    stale_before = container.clock().now() - INGEST_LEASE
+    return container.document_versions().reserve_update(document_id, stale_before)
 
 
 async def test_a_failure_while_storing_an_upload_undoes_every_file_of_it(
@@ -124,10 +122,10 @@ async def test_a_failure_while_storing_an_upload_undoes_every_file_of_it(
     notes_v2 = b"# Notes\n\nLighthouses are painted with zebra stripes.\n"
     busy_v2 = b"# Busy\n\nSomething new about kayaks.\n"
     async with running_container(make_settings()) as container:
-        registry, service = container.document_registry(), container.document_service()
+        documents, service = container.document_lookup(), container.document_service()
         notes = await service.ingest_one(_file("notes.md", notes_v1), "default")
         busy = await service.ingest_one(_file("busy.md", b"# Busy\n\nOld words.\n"), "default")
-        await _hold(registry, busy.document.id)
+        await _hold(container, busy.document.id)
 
         # notes.md and new.md are written first; busy.md, held by another ingest, fails last.
         with pytest.raises(Conflict, match=r"busy\.md"):
@@ -139,8 +137,8 @@ async def test_a_failure_while_storing_an_upload_undoes_every_file_of_it(
                 ],
                 "default",
             )
-        notes_after = await registry.get(notes.document.id)
-        new_after = await registry.find_by_name("default", "new.md")
+        notes_after = await documents.get(notes.document.id)
+        new_after = await documents.find_by_name("default", "new.md")
         zebra = await container.knowledge_search().search("zebra stripes", "default")
 
     assert new_after is None
@@ -155,10 +153,10 @@ async def test_reuploading_the_old_content_during_an_update_is_a_conflict_not_un
     make_settings: MakeSettings,
 ) -> None:
     async with running_container(make_settings()) as container:
-        registry, service = container.document_registry(), container.document_service()
+        service = container.document_service()
         guide = await service.ingest_one(_file("guide.md", GUIDE), "default")
         # Another ingest is replacing guide.md; "unchanged" would let it overwrite this upload.
-        await _hold(registry, guide.document.id)
+        await _hold(container, guide.document.id)
         with pytest.raises(Conflict, match="being ingested"):
             await service.ingest_one(_file("guide.md", GUIDE), "default")
 
