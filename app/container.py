@@ -9,6 +9,7 @@ from app.core.database import Database
 from app.core.metrics import Metrics
 from app.core.names import DEFAULT_COLLECTION
 from app.core.settings import Settings
+from app.ingestion.parser import DocumentParser
 from app.knowledge.chunks import ChunkLookup
 from app.knowledge.collections import CollectionCatalog
 from app.knowledge.documents import DocumentLookup
@@ -23,6 +24,8 @@ from app.retrieval.lexical import LexicalIndex
 from app.retrieval.search import KnowledgeSearch
 from app.services.chat import ChatService
 from app.services.documents import DocumentService
+from app.services.ingest import IngestService
+from app.services.reembedding import ReembeddingService
 from app.services.sessions import SessionService
 from app.workflows.citation_chat import CitationChatWorkflow, build_citation_engine
 
@@ -109,13 +112,24 @@ class Container(containers.DeclarativeContainer):
         repository=session_repository,
         cache=window_cache,
     )
-    document_service = providers.Singleton(
-        DocumentService,
+    document_parser = providers.Singleton(DocumentParser, settings.provided.ingestion)
+    ingest_service = providers.Singleton(
+        IngestService,
         documents=document_lookup,
         versions=document_versions,
-        chunks=chunk_lookup,
-        collections=collection_catalog,
+        parser=document_parser,
         vectors=vector_index,
         settings=settings.provided.ingestion,
         clock=clock,
+    )
+    document_service = providers.Singleton(
+        DocumentService,
+        documents=document_lookup,
+        chunks=chunk_lookup,
+        collections=collection_catalog,
+        versions=document_versions,
+        vectors=vector_index,
+    )
+    reembedding_service = providers.Singleton(
+        ReembeddingService, chunks=chunk_lookup, vectors=vector_index
     )

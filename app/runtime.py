@@ -12,7 +12,7 @@ from app.core.settings import Settings
 from app.ingestion.paths import expand
 from app.lifecycle import open_storage, release
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
-from app.services.documents import IncomingFile, Ingested
+from app.services.ingest import IncomingFile, Ingested
 
 
 @asynccontextmanager
@@ -36,7 +36,7 @@ async def ingest_paths(
     container: Container, paths: list[Path], collection: str = DEFAULT_COLLECTION
 ) -> list[Ingested]:
     """Ingest files and folders as `citestream ingest` finds them; the first failure raises."""
-    service = container.document_service()
+    service = container.ingest_service()
     return [
         await service.ingest_one(incoming(found.path, found.name), collection)
         for found in expand([str(path) for path in paths]).files

@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.knowledge.rows import DocumentStatus
-from app.services.documents import IngestOutcome
+from app.services.ingest import IngestOutcome
 
 
 class _FromService(BaseModel):

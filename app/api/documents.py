@@ -20,17 +20,13 @@ from app.api.uploads import FILES_FIELD, UploadForm, read_upload_form
 from app.container import Container
 from app.core.names import COLLECTION_NAME_PATTERN, DEFAULT_COLLECTION
 from app.core.settings import Settings
-from app.services.documents import (
-    MAX_CONTEXT_RADIUS,
-    MAX_PAGE_SIZE,
-    DocumentService,
-    IncomingFile,
-    IngestOutcome,
-)
+from app.services.documents import MAX_CONTEXT_RADIUS, MAX_PAGE_SIZE, DocumentService
+from app.services.ingest import IncomingFile, IngestOutcome, IngestService
 
 router = APIRouter(tags=["documents"])
 
 DocumentServiceDep = Annotated[DocumentService, Depends(Provide[Container.document_service])]
+IngestServiceDep = Annotated[IngestService, Depends(Provide[Container.ingest_service])]
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, description="How many items to skip.")]
@@ -93,7 +89,7 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
 )
 @inject
 async def upload_documents(
-    form: UploadFormDep, response: Response, service: DocumentServiceDep
+    form: UploadFormDep, response: Response, service: IngestServiceDep
 ) -> IngestResult:
     """Ingest files into a collection: added, updated (same name, new content) or unchanged.
 

@@ -24,7 +24,7 @@ from app.knowledge.documents import DocumentLookup
 from app.knowledge.rows import NewVersion
 from app.knowledge.versions import DocumentVersions
 from app.runtime import ingest_paths, running_container
-from app.services.documents import Ingested
+from app.services.ingest import Ingested
 
 
 async def _ingest(settings: Settings, paths: list[Path], collection: str) -> list[Ingested]:
