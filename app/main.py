@@ -80,7 +80,7 @@ async def _start(container: Container, settings: Settings) -> None:
         )
     logger.info(
         "Citestream ready: %d documents, %s retrieval, LLM provider %s",
-        await container.collection_catalog().document_count(),
+        await container.document_service().count(),
         settings.retrieval_mode,
         settings.llm.provider,
     )
@@ -92,7 +92,7 @@ async def _check_vectors(container: Container) -> None:
     vectors = container.vector_index()
     assert vectors is not None
     stored = await asyncio.to_thread(vectors.count)
-    chunks = sum(c.chunk_count for c in await container.collection_catalog().list_collections())
+    chunks = sum(c.chunk_count for c in await container.document_service().list_collections())
     if stored < chunks:
         logger.warning(
             "Qdrant collections %s__* hold %d vectors for %d chunks: run `citestream reembed` "

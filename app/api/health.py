@@ -24,7 +24,7 @@ async def healthz(
     """Whether the server is up, with how many documents it can search."""
     return Health(
         status="ok",
-        documents=await documents.document_count(),
+        documents=await documents.count(),
         llm_provider=settings.llm.provider,
         retrieval=settings.retrieval_mode,
     )

@@ -92,8 +92,8 @@ class DocumentService:
         """Every collection and how much it holds."""
         return await self._collections.list_collections()
 
-    async def document_count(self) -> int:
-        """How many documents searches can find, in every collection."""
+    async def count(self) -> int:
+        """Searchable documents across every collection."""
         return await self._collections.document_count()
 
     async def delete(self, document_id: uuid.UUID) -> DocumentRow:

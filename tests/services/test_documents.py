@@ -46,7 +46,7 @@ async def test_documents_come_in_pages_and_collections_with_their_counts(
         first = await service.list_documents("default", 2, 0)
         rest = await service.list_documents(None, 2, 2)
         collections = await service.list_collections()
-        count = await service.document_count()
+        count = await service.count()
         for limit, offset in ((0, 0), (MAX_PAGE_SIZE + 1, 0), (1, -1)):
             with pytest.raises(InvalidInput):
                 await service.list_documents(None, limit, offset)
@@ -66,7 +66,7 @@ async def test_a_deleted_document_is_gone_at_once(make_settings: MakeSettings) -
         document = await service.find("default", "heartbeats.md")
         deleted = await service.delete(document.id)
         assert deleted.id == document.id
-        assert await service.document_count() == len(DOCUMENTS) - 1
+        assert await service.count() == len(DOCUMENTS) - 1
         assert await container.knowledge_search().search("heartbeat", "default") == []
         with pytest.raises(NotFound, match="no document named"):
             await service.find("default", "heartbeats.md")
