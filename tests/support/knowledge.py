@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +18,9 @@ from app.container import Container
 from app.core.chunks import ChunkDraft
 from app.core.clock import ManualClock
 from app.core.database import Database
+from app.core.migrations import upgrade_to_head
 from app.core.names import DEFAULT_COLLECTION
-from app.core.settings import Settings
+from app.core.settings import DatabaseSettings, Settings
 from app.knowledge.chunks import ChunkLookup
 from app.knowledge.collections import CollectionCatalog
 from app.knowledge.documents import DocumentLookup
@@ -92,3 +95,14 @@ class KnowledgeBase:
         ids = await self.versions.add_chunks(document.id, 1, drafts(*texts))
         assert await self.versions.publish(document.id, 1, details(content_hash, len(texts))) == []
         return document.id, ids
+
+
+@asynccontextmanager
+async def knowledge_base(database_url: str) -> AsyncIterator[KnowledgeBase]:
+    """The knowledge base's classes over a database brought to the current schema."""
+    await asyncio.to_thread(upgrade_to_head, database_url)
+    database = Database(DatabaseSettings(url=database_url))
+    try:
+        yield KnowledgeBase.over(database)
+    finally:
+        await database.dispose()
