@@ -79,7 +79,7 @@ def ingest(
         from rich.progress import Progress
 
         async with running_container(settings) as container:
-            service = container.document_service()
+            service = container.ingest_service()
             with Progress(transient=True) as progress:
                 task = progress.add_task("Ingesting", total=len(expansion.files))
                 for found in expansion.files:
@@ -162,7 +162,7 @@ def reembed() -> None:
         async with running_container(Settings()) as container:
             with Progress(transient=True) as progress:
                 task = progress.add_task("Embedding", total=None)
-                return await container.document_service().reembed(
+                return await container.reembedding_service().reembed(
                     lambda done: progress.advance(task, done)
                 )
 

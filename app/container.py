@@ -17,8 +17,11 @@ from dependency_injector import containers, providers
 from app.core.clock import Clock, SystemClock
 from app.core.database import Database
 from app.core.metrics import Metrics
-from app.core.settings import RetrievalSettings, Settings
-from app.knowledge.registry import DocumentRegistry
+from app.core.settings import IngestionSettings, RetrievalSettings, Settings
+from app.knowledge.chunks import ChunkLookup
+from app.knowledge.collections import CollectionCatalog
+from app.knowledge.documents import DocumentLookup
+from app.knowledge.versions import DocumentVersions
 from app.llms import build_llm
 from app.memory.cache import build_window_cache
 from app.memory.claims import SessionClaims
@@ -27,8 +30,10 @@ from app.memory.sessions import SessionRepository
 from app.memory.turns import TurnStore
 from app.services.answering import TurnAnswerer
 from app.services.documents import DocumentService
+from app.services.ingest import IngestService
 from app.services.intake import QuestionIntake
 from app.services.readiness import Readiness
+from app.services.reembedding import ReembeddingService
 from app.services.runs import RunService
 from app.services.sessions import SessionService
 from app.workflows import build_answer_pipeline
@@ -36,6 +41,7 @@ from app.workflows import build_answer_pipeline
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
 
+    from app.ingestion.parser import DocumentParser
     from app.retrieval.dense import VectorIndex
     from app.retrieval.lexical import LexicalIndex
     from app.retrieval.search import KnowledgeSearch, RetrievalMode
@@ -60,16 +66,25 @@ def build_vector_index(settings: Settings) -> VectorIndex | None:
     )
 
 
-def build_lexical_index(registry: DocumentRegistry, rebuild_wait_s: float) -> LexicalIndex:
+def build_document_parser(settings: IngestionSettings) -> DocumentParser:
+    """Reading and chunking files (Markdown, HTML, PDF readers; LlamaIndex's splitter)."""
+    from app.ingestion.parser import DocumentParser
+
+    return DocumentParser(settings)
+
+
+def build_lexical_index(
+    generations: CollectionCatalog, chunks: ChunkLookup, rebuild_wait_s: float
+) -> LexicalIndex:
     """BM25 per collection, in memory."""
     from app.retrieval.lexical import LexicalIndex
 
-    return LexicalIndex(registry, rebuild_wait_s=rebuild_wait_s)
+    return LexicalIndex(generations=generations, chunks=chunks, rebuild_wait_s=rebuild_wait_s)
 
 
 def build_knowledge_search(
     *,
-    registry: DocumentRegistry,
+    chunks: ChunkLookup,
     lexical: LexicalIndex,
     dense: VectorIndex | None,
     settings: RetrievalSettings,
@@ -80,7 +95,7 @@ def build_knowledge_search(
     from app.retrieval.search import KnowledgeSearch
 
     return KnowledgeSearch(
-        registry=registry, lexical=lexical, dense=dense, settings=settings, mode=mode, llm=llm
+        chunks=chunks, lexical=lexical, dense=dense, settings=settings, mode=mode, llm=llm
     )
 
 
@@ -132,16 +147,22 @@ class Container(containers.DeclarativeContainer):
     session_repository = providers.Singleton(SessionRepository, database)
 
     # The knowledge base and retrieval.
-    document_registry = providers.Singleton(DocumentRegistry, database)
+    collection_catalog = providers.Singleton(CollectionCatalog, database)
+    document_lookup = providers.Singleton(DocumentLookup, database)
+    document_versions = providers.Singleton(DocumentVersions, database, clock)
+    chunk_lookup = providers.Singleton(ChunkLookup, database)
     # None unless an embedding model is configured.
     vector_index = providers.Singleton(build_vector_index, settings)
     lexical_index = providers.Singleton(
-        build_lexical_index, document_registry, settings.provided.retrieval.rebuild_wait_s
+        build_lexical_index,
+        collection_catalog,
+        chunk_lookup,
+        settings.provided.retrieval.rebuild_wait_s,
     )
     llm = providers.Singleton(build_llm, settings.provided.llm, metrics.provided.llm_tokens.inc)
     knowledge_search = providers.Singleton(
         build_knowledge_search,
-        registry=document_registry,
+        chunks=chunk_lookup,
         lexical=lexical_index,
         dense=vector_index,
         settings=settings.provided.retrieval,
@@ -163,7 +184,7 @@ class Container(containers.DeclarativeContainer):
         QuestionIntake,
         claims=session_claims,
         history=conversation_history,
-        collections=document_registry,
+        collections=collection_catalog,
         settings=settings.provided.chat,
         clock=clock,
     )
@@ -193,9 +214,24 @@ class Container(containers.DeclarativeContainer):
     session_service = providers.Singleton(
         SessionService, repository=session_repository, cache=window_cache
     )
-    document_service = providers.Singleton(
-        DocumentService,
-        registry=document_registry,
+    document_parser = providers.Singleton(build_document_parser, settings.provided.ingestion)
+    ingest_service = providers.Singleton(
+        IngestService,
+        documents=document_lookup,
+        versions=document_versions,
+        parser=document_parser,
         vectors=vector_index,
         settings=settings.provided.ingestion,
+        clock=clock,
+    )
+    document_service = providers.Singleton(
+        DocumentService,
+        documents=document_lookup,
+        chunks=chunk_lookup,
+        collections=collection_catalog,
+        versions=document_versions,
+        vectors=vector_index,
+    )
+    reembedding_service = providers.Singleton(
+        ReembeddingService, chunks=chunk_lookup, vectors=vector_index
     )

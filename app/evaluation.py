@@ -11,7 +11,7 @@ from llama_index.core.schema import NodeWithScore
 
 from app.core.names import DEFAULT_COLLECTION
 from app.core.settings import Settings
-from app.retrieval.evaluation import EvaluationReport, evaluate, load_questions
+from app.retrieval.scoring import EvaluationReport, evaluate, load_questions
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
 from app.runtime import ingest_paths, running_container, search_in_mode
 

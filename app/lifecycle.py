@@ -135,7 +135,7 @@ class AppLifecycle:
         vectors = self.container.vector_index()
         assert vectors is not None
         stored = await asyncio.to_thread(vectors.count)
-        collections = await self.container.document_registry().list_collections()
+        collections = await self.container.document_service().list_collections()
         chunks = sum(collection.chunk_count for collection in collections)
         if stored < chunks:
             logger.warning(

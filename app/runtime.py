@@ -9,7 +9,7 @@ from app.core.names import DEFAULT_COLLECTION
 from app.ingestion.paths import expand
 from app.lifecycle import running_container
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
-from app.services.documents import IncomingFile, Ingested
+from app.services.ingest import IncomingFile, Ingested
 
 __all__ = ["incoming", "ingest_paths", "running_container", "search_in_mode"]
 
@@ -23,7 +23,7 @@ async def ingest_paths(
     container: Container, paths: list[Path], collection: str = DEFAULT_COLLECTION
 ) -> list[Ingested]:
     """Ingest files and folders as `citestream ingest` finds them; the first failure raises."""
-    service = container.document_service()
+    service = container.ingest_service()
     return [
         await service.ingest_one(incoming(found.path, found.name), collection)
         for found in expand([str(path) for path in paths]).files
@@ -34,7 +34,7 @@ def search_in_mode(container: Container, mode: RetrievalMode) -> KnowledgeSearch
     """A KnowledgeSearch over the container's indexes in `mode`, whatever the settings say
     (to compare modes on one knowledge base)."""
     return KnowledgeSearch(
-        registry=container.document_registry(),
+        chunks=container.chunk_lookup(),
         lexical=container.lexical_index(),
         dense=container.vector_index(),
         settings=container.settings().retrieval,

@@ -1,7 +1,7 @@
 """Ingestion throughput and retrieval latency at 1k, 10k and 100k chunks. Prints numbers.
 
 Documents are synthetic (sections of sentences drawn from the sample corpus and the docs, each
-document made unique by its own code words), ingested through the real DocumentService into
+document made unique by its own code words), ingested through the real IngestService into
 SQLite (and, with an embedding model, embedded Qdrant). Each size is reached by ingesting more
 documents into the same knowledge base. At each size:
 
@@ -34,10 +34,10 @@ from pathlib import Path
 from app.container import Container
 from app.core.names import DEFAULT_COLLECTION
 from app.core.settings import Settings
-from app.retrieval.evaluation import load_questions
+from app.retrieval.scoring import load_questions
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
 from app.runtime import running_container, search_in_mode
-from app.services.documents import IncomingFile
+from app.services.ingest import IncomingFile
 
 PROJECT = Path(__file__).resolve().parents[1]
 SECTIONS_PER_DOCUMENT = 6
@@ -84,7 +84,7 @@ async def _chunk_total(container: Container) -> int:
 
 async def _grow_to(container: Container, size: int, pool: list[str], start: int) -> tuple[int, int]:
     """Ingest documents until the knowledge base holds `size` chunks; (next number, chunks)."""
-    service = container.document_service()
+    service = container.ingest_service()
     chance = random.Random(start)
     number = start
     total = await _chunk_total(container)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.knowledge.models import DocumentStatus
-from app.services.documents import IngestOutcome
+from app.services.ingest import IngestOutcome
+
+# The API's own spelling of a document's status: the wire contract does not follow the
+# knowledge base's enum by accident.
+DocumentStatus = Literal["indexing", "ready", "updating"]
 
 
 class _FromService(BaseModel):

@@ -17,21 +17,18 @@ from app.api.document_schemas import (
 )
 from app.api.problems import PROBLEM_JSON
 from app.api.uploads import FILES_FIELD, UploadForm, read_upload_form
-from app.container import Container
 from app.core.names import COLLECTION_NAME_PATTERN, DEFAULT_COLLECTION
 from app.core.settings import Settings
-from app.services.documents import (
-    MAX_CONTEXT_RADIUS,
-    MAX_PAGE_SIZE,
-    DocumentService,
-    IncomingFile,
-    IngestOutcome,
-)
+from app.services.documents import MAX_CONTEXT_RADIUS, MAX_PAGE_SIZE, DocumentService
+from app.services.ingest import IncomingFile, IngestOutcome, IngestService
 
 router = APIRouter(tags=["documents"])
 
-DocumentServiceDep = Annotated[DocumentService, Depends(Provide[Container.document_service])]
-SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
+# Providers named by id, resolved when create_app wires this module: the router imports the
+# services it calls, not the container (which imports every layer).
+DocumentServiceDep = Annotated[DocumentService, Depends(Provide["document_service"])]
+IngestServiceDep = Annotated[IngestService, Depends(Provide["ingest_service"])]
+SettingsDep = Annotated[Settings, Depends(Provide["settings"])]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, description="How many items to skip.")]
 
@@ -93,7 +90,7 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
 )
 @inject
 async def upload_documents(
-    form: UploadFormDep, response: Response, service: DocumentServiceDep
+    form: UploadFormDep, response: Response, service: IngestServiceDep
 ) -> IngestResult:
     """Ingest files into a collection: added, updated (same name, new content) or unchanged.
 

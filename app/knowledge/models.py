@@ -1,4 +1,4 @@
-"""Tables of the document registry. The schema itself is created by Alembic migrations.
+"""Tables of the knowledge base. The schema itself is created by Alembic migrations.
 
 A document's chunks are versioned: a changed file gets a new version written beside the old
 one, and a single transaction makes it current, so searches see either version whole.
@@ -6,7 +6,6 @@ one, and a single transaction makes it current, so searches see either version w
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
@@ -24,19 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, utcnow
-
-
-class DocumentStatus(enum.StrEnum):
-    """Where a document stands. Only `ready` and `updating` documents are searched."""
-
-    # First version being written; not searchable yet.
-    INDEXING = "indexing"
-    READY = "ready"
-    # Searchable at its current version while a new version is being written.
-    UPDATING = "updating"
-
-
-SEARCHABLE_STATUSES = (DocumentStatus.READY, DocumentStatus.UPDATING)
+from app.knowledge.rows import DocumentStatus
 
 
 class KnowledgeCollection(Base):

@@ -19,7 +19,7 @@ import numpy as np
 import Stemmer
 
 from app.core.chunks import LiveChunk, ScoredChunk, index_text
-from app.knowledge.registry import DocumentRegistry
+from app.retrieval.ports import CollectionChunks, CollectionGenerations
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +59,17 @@ class _Snapshot:
 
 
 class LexicalIndex:
-    """One BM25 index per collection, kept in step with the registry."""
+    """One BM25 index per collection, kept in step with the knowledge base."""
 
-    def __init__(self, registry: DocumentRegistry, *, rebuild_wait_s: float) -> None:
-        self._registry = registry
+    def __init__(
+        self,
+        *,
+        generations: CollectionGenerations,
+        chunks: CollectionChunks,
+        rebuild_wait_s: float,
+    ) -> None:
+        self._generations = generations
+        self._chunks = chunks
         self._rebuild_wait_s = rebuild_wait_s
         self._snapshots: dict[str, _Snapshot] = {}
         self._rebuilds: dict[str, asyncio.Task[_Snapshot | None]] = {}
@@ -84,7 +91,7 @@ class LexicalIndex:
         await self._current(collection)
 
     async def _current(self, collection: str) -> _Snapshot | None:
-        generation = await self._registry.generation(collection)
+        generation = await self._generations.generation(collection)
         if generation is None:
             self._snapshots.pop(collection, None)
             self._tokens.pop(collection, None)
@@ -118,7 +125,7 @@ class LexicalIndex:
                 return snapshot
 
     async def _rebuild(self, collection: str) -> _Snapshot | None:
-        state = await self._registry.collection_snapshot(collection)
+        state = await self._chunks.collection_snapshot(collection)
         if state is None:
             return None
         cache = self._tokens.setdefault(collection, {})
@@ -127,7 +134,7 @@ class LexicalIndex:
         missing = [chunk_id for chunk_id in state.chunk_ids if chunk_id not in cache]
         loaded: dict[uuid.UUID, LiveChunk] = {}
         for start in range(0, len(missing), _LOAD_BATCH):
-            loaded.update(await self._registry.live_chunks(missing[start : start + _LOAD_BATCH]))
+            loaded.update(await self._chunks.live_chunks(missing[start : start + _LOAD_BATCH]))
         snapshot = await asyncio.to_thread(_build, state.generation, state.chunk_ids, loaded, cache)
         current = self._snapshots.get(collection)
         if current is None or current.generation < snapshot.generation:

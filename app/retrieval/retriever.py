@@ -19,7 +19,7 @@ from app.core.chunks import (
     LiveChunk,
     ScoredChunk,
 )
-from app.knowledge.registry import DocumentRegistry
+from app.retrieval.ports import ChunkSource
 
 ChunkSearch = Callable[[str, str, int, float], Awaitable[list[ScoredChunk]]]
 
@@ -50,14 +50,14 @@ def chunk_node(chunk: LiveChunk, score: float | None) -> NodeWithScore:
 class CollectionRetriever(BaseRetriever):
     """One kind of search (lexical or dense) over one collection. Async only.
 
-    The search returns chunk ids; only the chunks the registry still serves become passages,
-    so a document deleted a moment ago is never cited.
+    The search returns chunk ids; only the chunks the knowledge base still serves become
+    passages, so a document deleted a moment ago is never cited.
     """
 
     def __init__(
         self,
         search: ChunkSearch,
-        registry: DocumentRegistry,
+        chunks: ChunkSource,
         *,
         collection: str,
         limit: int,
@@ -65,7 +65,7 @@ class CollectionRetriever(BaseRetriever):
     ) -> None:
         super().__init__()
         self._search = search
-        self._registry = registry
+        self._chunks = chunks
         self._collection = collection
         self._limit = limit
         self._min_score = min_score
@@ -79,6 +79,6 @@ class CollectionRetriever(BaseRetriever):
         hits = await self._search(
             self._collection, query_bundle.query_str, 2 * self._limit, self._min_score
         )
-        live = await self._registry.live_chunks([hit.chunk_id for hit in hits])
+        live = await self._chunks.live_chunks([hit.chunk_id for hit in hits])
         nodes = [chunk_node(live[hit.chunk_id], hit.score) for hit in hits if hit.chunk_id in live]
         return nodes[: self._limit]

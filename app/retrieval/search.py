@@ -11,9 +11,9 @@ from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from app.core.settings import RetrievalSettings
-from app.knowledge.registry import DocumentRegistry
 from app.retrieval.dense import VectorIndex
 from app.retrieval.lexical import LexicalIndex
+from app.retrieval.ports import ChunkSource
 from app.retrieval.retriever import CollectionRetriever
 
 RetrievalMode = Literal["lexical", "dense", "hybrid"]
@@ -29,7 +29,7 @@ class KnowledgeSearch:
     def __init__(
         self,
         *,
-        registry: DocumentRegistry,
+        chunks: ChunkSource,
         lexical: LexicalIndex,
         dense: VectorIndex | None,
         settings: RetrievalSettings,
@@ -38,7 +38,7 @@ class KnowledgeSearch:
     ) -> None:
         if mode != "lexical" and dense is None:
             raise ValueError(f"retrieval mode {mode!r} needs an embedding model")
-        self._registry = registry
+        self._chunks = chunks
         self._lexical = lexical
         self._dense = dense
         self._settings = settings
@@ -81,7 +81,7 @@ class KnowledgeSearch:
     def _lexical_retriever(self, collection: str, limit: int) -> CollectionRetriever:
         return CollectionRetriever(
             self._lexical.search,
-            self._registry,
+            self._chunks,
             collection=collection,
             limit=limit,
             min_score=self._settings.lexical_min_score,
@@ -91,7 +91,7 @@ class KnowledgeSearch:
         assert self._dense is not None
         return CollectionRetriever(
             self._dense.search,
-            self._registry,
+            self._chunks,
             collection=collection,
             limit=limit,
             min_score=self._settings.dense_min_score,

@@ -72,7 +72,8 @@ async def test_event_source_in_chromium_gets_every_event_with_its_id(
             await browser.close()
 
     types = [event["type"] for event in received]
-    assert types[0] == "meta" and types[-1] == "source"
+    assert types[0] == "meta"
+    assert types[-1] == "source"
     assert set(types[1:-1]) == {"message"}
     answer = "".join(event["data"]["delta"] for event in received if event["type"] == "message")
     assert len(answer.split()) == 12

@@ -9,12 +9,14 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
 
+from app.api.document_schemas import DocumentStatus as WireStatus
 from app.core.settings import Settings
+from app.knowledge.rows import DocumentStatus
 from tests.conftest import MakeSettings
 from tests.support.pdfs import pdf_bytes
 from tests.support.server import serve
@@ -723,3 +725,8 @@ async def test_openapi_describes_the_upload_as_a_multipart_file_array(
     assert files["items"]["type"] == "string"
     assert files["items"]["format"] == "binary"
     assert docs.status_code == 200
+
+
+def test_the_wire_status_names_every_status_a_document_can_have() -> None:
+    # The API spells its own status type; a status added to the knowledge base must reach it.
+    assert set(get_args(WireStatus)) == {status.value for status in DocumentStatus}

@@ -21,7 +21,7 @@ from app.core.settings import EmbeddingSettings, Settings
 from app.retrieval.dense import VectorStoreUnavailable
 from app.retrieval.embeddings import EmbeddingsUnavailable
 from app.runtime import incoming, running_container
-from app.services.documents import IncomingFile
+from app.services.ingest import IncomingFile
 from tests.conftest import MakeSettings
 from tests.support.llama_server import MODEL_ALIAS, llama_cpp_server
 from tests.support.server import serve
@@ -80,13 +80,13 @@ async def test_vectors_follow_updates_and_deletes(
     notes = tmp_path / "notes.md"
     notes.write_text("# Gulls\n\nHerring gulls steal chips on the promenade.\n")
     async with running_container(settings) as container:
-        service = container.document_service()
+        ingest, service = container.ingest_service(), container.document_service()
         before = await _vector_count(container)
-        added = await service.ingest_one(incoming(notes, "notes.md"), "default")
+        added = await ingest.ingest_one(incoming(notes, "notes.md"), "default")
         assert await _vector_count(container) == before + added.document.chunk_count
 
         notes.write_text("# Gulls\n\nGulls nest on roofs.\n\n## More\n\n" + "Gulls call. " * 200)
-        updated = await service.ingest_one(incoming(notes, "notes.md"), "default")
+        updated = await ingest.ingest_one(incoming(notes, "notes.md"), "default")
         assert updated.document.version == 2
         # The old version's vectors went with it.
         assert await _vector_count(container) == before + updated.document.chunk_count
@@ -151,10 +151,10 @@ async def test_an_unreachable_embeddings_server_fails_the_ingest_and_stores_noth
         service = container.document_service()
         before = await service.list_documents(None, 100, 0)
         with pytest.raises(EmbeddingsUnavailable, match=re.escape("127.0.0.1:9/v1")):
-            await service.ingest_one(incoming(notes, "notes.md"), "default")
+            await container.ingest_service().ingest_one(incoming(notes, "notes.md"), "default")
         after = await service.list_documents(None, 100, 0)
         assert after.total == before.total
-        assert await container.document_registry().find_by_name("default", "notes.md") is None
+        assert await container.document_lookup().find_by_name("default", "notes.md") is None
 
 
 async def test_documents_ingested_before_embeddings_are_found_once_reembedded(
@@ -171,7 +171,7 @@ async def test_documents_ingested_before_embeddings_are_found_once_reembedded(
     assert "run `citestream reembed`" in caplog.text
     async with running_container(settings) as container:
         assert await container.knowledge_search().search(question, "default") == []
-        embedded = await container.document_service().reembed()
+        embedded = await container.reembedding_service().reembed()
         assert embedded == await _chunk_total(container) == await _vector_count(container)
         passages = await container.knowledge_search().search(question, "default")
         assert passages[0].node.metadata["file_name"] == "penguins.txt"
@@ -221,7 +221,7 @@ async def test_reembed_removes_vectors_no_chunk_is_served_by(
         )
         await asyncio.to_thread(vectors.add, [orphan])
         assert await _vector_count(container) == chunks + 1
-        assert await container.document_service().reembed() == chunks
+        assert await container.reembedding_service().reembed() == chunks
         assert await _vector_count(container) == chunks
         assert orphan.id not in (await asyncio.to_thread(vectors.point_ids))["default"]
 
@@ -234,7 +234,7 @@ async def test_each_collection_has_its_own_vectors(
     notes.write_text("# Leave\n\nParental leave lasts sixteen weeks at full pay.\n")
     question = "Parental leave lasts sixteen weeks at full pay."
     async with running_container(settings) as container:
-        await container.document_service().ingest_one(incoming(notes, "leave.md"), "hr")
+        await container.ingest_service().ingest_one(incoming(notes, "leave.md"), "hr")
         search = container.knowledge_search()
         found = await search.search(question, "hr")
         elsewhere = await search.search(question, "default")
@@ -257,9 +257,9 @@ async def test_concurrent_ingests_and_searches_keep_every_vector_with_its_chunk(
         return IncomingFile(f"{animal}.md", len(data), lambda: data)
 
     async with running_container(settings) as container:
-        service, search = container.document_service(), container.knowledge_search()
+        ingest, search = container.ingest_service(), container.knowledge_search()
         await asyncio.gather(
-            *(service.ingest_one(note(animal), "default") for animal in animals),
+            *(ingest.ingest_one(note(animal), "default") for animal in animals),
             *(search.search("river at dawn", "default") for _ in animals),
         )
         assert await _vector_count(container) == await _chunk_total(container)

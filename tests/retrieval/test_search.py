@@ -17,7 +17,7 @@ def _write(folder: Path, name: str, text: str) -> Path:
 
 
 async def _ingest(container: Container, path: Path, collection: str = "default") -> None:
-    await container.document_service().ingest_one(incoming(path, path.name), collection)
+    await container.ingest_service().ingest_one(incoming(path, path.name), collection)
 
 
 async def _documents(container: Container, question: str, collection: str = "default") -> list[str]:

@@ -1,181 +1,74 @@
-"""The documents service against a real database: what an ingest leaves when it races, dies or
-fails part-way."""
+"""The documents service against a real database: pages of documents, a cited chunk in
+context, deleting, and the requests it refuses."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 
-from app.container import Container
-from app.core.database import utcnow
-from app.core.errors import Conflict, InvalidInput, UnsupportedMediaType
-from app.knowledge.models import Document, DocumentStatus
-from app.knowledge.registry import DocumentRegistry
+from app.core.chunks import CHUNK_ID_KEY
+from app.core.errors import InvalidInput, NotFound
 from app.runtime import running_container
-from app.services.documents import INGEST_LEASE, IncomingFile, IngestOutcome
+from app.services.documents import MAX_CONTEXT_RADIUS, MAX_PAGE_SIZE
 from tests.conftest import MakeSettings
-
-GUIDE = b"# Guide\n\nOtters hold hands while they sleep.\n"
-
-
-def _file(name: str, data: bytes) -> IncomingFile:
-    return IncomingFile(name, len(data), lambda: data)
+from tests.support.corpus import DOCUMENTS
 
 
-async def _outlive_its_lease(container: Container, document_id: uuid.UUID) -> None:
-    """Age a document's hold past the lease, as if the ingest holding it had died long ago."""
-    long_ago = utcnow() - INGEST_LEASE - timedelta(minutes=1)
-    async with container.database().session() as db:
-        await db.execute(
-            update(Document).where(Document.id == document_id).values(updated_at=long_ago)
-        )
-
-
-async def test_an_ingest_that_died_part_way_is_taken_over_after_its_lease(
-    make_settings: MakeSettings,
-) -> None:
-    async with running_container(make_settings()) as container:
-        registry, service = container.document_registry(), container.document_service()
-        # What a process that died between reserving and publishing leaves behind.
-        stuck = await registry.reserve_new("default", "guide.md", "other", "text/markdown", 1)
-        with pytest.raises(Conflict, match="being ingested"):
-            await service.ingest_one(_file("guide.md", GUIDE), "default")
-
-        await _outlive_its_lease(container, stuck.id)
-        result = await service.ingest_one(_file("guide.md", GUIDE), "default")
-        assert result.outcome == IngestOutcome.ADDED
-        assert result.document.status == DocumentStatus.READY
-        assert await registry.get(stuck.id) is None
-
-
-async def test_the_same_content_stuck_half_ingested_is_ingested_again_not_unchanged(
-    make_settings: MakeSettings,
-) -> None:
-    async with running_container(make_settings()) as container:
-        registry, service = container.document_registry(), container.document_service()
-        first = await service.ingest_one(_file("guide.md", GUIDE), "default")
-        stuck_hash = first.document.content_hash
-        await service.delete(first.document.id)
-        stuck = await registry.reserve_new("default", "guide.md", stuck_hash, "text/markdown", 1)
-        await _outlive_its_lease(container, stuck.id)
-        result = await service.ingest_one(_file("guide.md", GUIDE), "default")
-        assert result.outcome == IngestOutcome.ADDED
-        assert result.document.status == DocumentStatus.READY
-        assert result.document.chunk_count == 1
-
-
-async def test_one_bad_file_stores_none_of_its_request(make_settings: MakeSettings) -> None:
+async def test_a_cited_chunk_is_shown_in_its_document(make_settings: MakeSettings) -> None:
     async with running_container(make_settings()) as container:
         service = container.document_service()
-        before = (await service.list_documents(None, 100, 0)).total
-        with pytest.raises(UnsupportedMediaType):
-            await service.ingest([_file("guide.md", GUIDE), _file("slides.pptx", b"PK")], "default")
-        with pytest.raises(InvalidInput, match="same name"):
-            await service.ingest(
-                [_file("a/guide.md", GUIDE), _file("a//guide.md", GUIDE + b"!")], "default"
-            )
-        assert (await service.list_documents(None, 100, 0)).total == before
+        document = await service.find("default", "penguins.txt")
+        [passage] = await container.knowledge_search().search("emperor penguins", "default")
+        chunk_id = uuid.UUID(str(passage.node.metadata[CHUNK_ID_KEY]))
+
+        shown = await service.get(document.id, chunk_id, radius=MAX_CONTEXT_RADIUS)
+        plain = await service.get(document.id)
+
+        assert shown.document == document == plain.document
+        assert shown.context is not None
+        assert [chunk.id for chunk in shown.context] == [chunk_id]
+        assert shown.focus == chunk_id
+        assert (plain.context, plain.focus) == (None, None)
+        with pytest.raises(InvalidInput, match="context must be between"):
+            await service.get(document.id, chunk_id, radius=MAX_CONTEXT_RADIUS + 1)
+        with pytest.raises(NotFound, match="no chunk"):
+            await service.get(document.id, uuid.uuid4())
+        with pytest.raises(NotFound, match="no document"):
+            await service.get(uuid.uuid4())
 
 
-async def test_identical_content_under_another_name_is_the_existing_document(
+async def test_documents_come_in_pages_and_collections_with_their_counts(
     make_settings: MakeSettings,
 ) -> None:
     async with running_container(make_settings()) as container:
         service = container.document_service()
-        first = await service.ingest_one(_file("guide.md", GUIDE), "default")
-        again = await service.ingest_one(_file("copy-of-guide.md", GUIDE), "default")
-        elsewhere = await service.ingest_one(_file("guide.md", GUIDE), "other")
-    assert again.outcome == IngestOutcome.UNCHANGED
-    assert again.document.id == first.document.id
-    assert again.document.name == "guide.md"
-    assert elsewhere.outcome == IngestOutcome.ADDED  # collections are apart
-    assert elsewhere.document.id != first.document.id
-    assert isinstance(elsewhere.document.id, uuid.UUID)
+        first = await service.list_documents("default", 2, 0)
+        rest = await service.list_documents(None, 2, 2)
+        collections = await service.list_collections()
+        count = await service.count()
+        for limit, offset in ((0, 0), (MAX_PAGE_SIZE + 1, 0), (1, -1)):
+            with pytest.raises(InvalidInput):
+                await service.list_documents(None, limit, offset)
+        with pytest.raises(InvalidInput, match="collection name"):
+            await service.list_documents("no/such", 1, 0)
+
+    names = [d.name for d in [*first.items, *rest.items]]
+    assert names == sorted(DOCUMENTS)
+    assert (first.total, rest.total) == (len(DOCUMENTS), len(DOCUMENTS))
+    assert [(c.name, c.document_count) for c in collections] == [("default", len(DOCUMENTS))]
+    assert count == len(DOCUMENTS)
 
 
-async def test_a_file_edited_to_match_another_documents_content_is_still_updated(
-    make_settings: MakeSettings,
-) -> None:
-    other = b"# Other\n\nBadgers dig setts.\n"
+async def test_a_deleted_document_is_gone_at_once(make_settings: MakeSettings) -> None:
     async with running_container(make_settings()) as container:
         service = container.document_service()
-        guide = await service.ingest_one(_file("guide.md", GUIDE), "default")
-        await service.ingest_one(_file("other.md", other), "default")
-        edited = await service.ingest_one(_file("guide.md", other), "default")
-        passages = await container.knowledge_search().search("badgers", "default")
-    assert edited.outcome == IngestOutcome.UPDATED
-    assert edited.document.id == guide.document.id
-    assert {p.node.metadata["file_name"] for p in passages} == {"guide.md", "other.md"}
-
-
-def _hold(registry: DocumentRegistry, document_id: uuid.UUID) -> Awaitable[object]:
-    """Mark a document as held by another ingest that is still running (within its lease)."""
-    return registry.reserve_update(document_id, utcnow() - INGEST_LEASE)
-
-
-async def test_a_failure_while_storing_an_upload_undoes_every_file_of_it(
-    make_settings: MakeSettings,
-) -> None:
-    notes_v1 = b"# Notes\n\nLighthouses are painted white.\n"
-    notes_v2 = b"# Notes\n\nLighthouses are painted with zebra stripes.\n"
-    busy_v2 = b"# Busy\n\nSomething new about kayaks.\n"
-    async with running_container(make_settings()) as container:
-        registry, service = container.document_registry(), container.document_service()
-        notes = await service.ingest_one(_file("notes.md", notes_v1), "default")
-        busy = await service.ingest_one(_file("busy.md", b"# Busy\n\nOld words.\n"), "default")
-        await _hold(registry, busy.document.id)
-
-        # notes.md and new.md are written first; busy.md, held by another ingest, fails last.
-        with pytest.raises(Conflict, match=r"busy\.md"):
-            await service.ingest(
-                [
-                    _file("notes.md", notes_v2),
-                    _file("new.md", b"# New\n\nOtters.\n"),
-                    _file("busy.md", busy_v2),
-                ],
-                "default",
-            )
-        notes_after = await registry.get(notes.document.id)
-        new_after = await registry.find_by_name("default", "new.md")
-        zebra = await container.knowledge_search().search("zebra stripes", "default")
-
-    assert new_after is None
-    assert notes_after is not None
-    assert notes_after.status == DocumentStatus.READY
-    assert notes_after.version == 1
-    assert notes_after.content_hash == notes.document.content_hash
-    assert zebra == []
-
-
-async def test_reuploading_the_old_content_during_an_update_is_a_conflict_not_unchanged(
-    make_settings: MakeSettings,
-) -> None:
-    async with running_container(make_settings()) as container:
-        registry, service = container.document_registry(), container.document_service()
-        guide = await service.ingest_one(_file("guide.md", GUIDE), "default")
-        # Another ingest is replacing guide.md; "unchanged" would let it overwrite this upload.
-        await _hold(registry, guide.document.id)
-        with pytest.raises(Conflict, match="being ingested"):
-            await service.ingest_one(_file("guide.md", GUIDE), "default")
-
-
-async def test_two_new_files_with_the_same_bytes_in_one_upload_are_one_document(
-    make_settings: MakeSettings,
-) -> None:
-    async with running_container(make_settings()) as container:
-        service = container.document_service()
-        first, copy = await service.ingest(
-            [_file("guide.md", GUIDE), _file("copy-of-guide.md", GUIDE)], "default"
-        )
-        named = await service.list_documents("default", 100, 0)
-
-    assert (first.outcome, copy.outcome) == (IngestOutcome.ADDED, IngestOutcome.UNCHANGED)
-    assert copy.document.id == first.document.id
-    assert copy.document.status == DocumentStatus.READY
-    assert [d.name for d in named.items if d.content_hash == first.document.content_hash] == [
-        "guide.md"
-    ]
+        document = await service.find("default", "heartbeats.md")
+        deleted = await service.delete(document.id)
+        assert deleted.id == document.id
+        assert await service.count() == len(DOCUMENTS) - 1
+        assert await container.knowledge_search().search("heartbeat", "default") == []
+        with pytest.raises(NotFound, match="no document named"):
+            await service.find("default", "heartbeats.md")
+        with pytest.raises(NotFound):
+            await service.delete(document.id)

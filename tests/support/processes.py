@@ -49,8 +49,8 @@ def worker_processes(count: int, env: dict[str, str], log_dir: Path) -> Iterator
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
-        for log in logs:
-            log.close()
+        for opened in logs:
+            opened.close()
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

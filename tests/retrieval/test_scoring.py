@@ -8,7 +8,7 @@ from llama_index.core.schema import NodeWithScore, TextNode
 
 from app.core.settings import Settings
 from app.evaluation import evaluate_corpus
-from app.retrieval.evaluation import LabelledQuestion, is_hit, load_questions
+from app.retrieval.scoring import LabelledQuestion, is_hit, load_questions
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 QUESTIONS = SAMPLES / "retrieval-eval.jsonl"

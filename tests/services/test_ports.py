@@ -1,0 +1,29 @@
+"""Ingestion's parser and retrieval's vector index are what the services' ports ask for.
+
+The container's providers are untyped, so this is where mypy checks it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llama_index.core.embeddings import MockEmbedding
+
+from app.core.settings import IngestionSettings, QdrantSettings
+from app.ingestion.parser import DocumentParser
+from app.retrieval.dense import VectorIndex
+from app.services.ports import FileParser, VectorStore
+
+
+def test_the_parser_and_the_vector_index_fit_the_services_ports(tmp_path: Path) -> None:
+    parser: FileParser = DocumentParser(IngestionSettings())
+    vectors: VectorStore = VectorIndex(
+        QdrantSettings(),
+        MockEmbedding(embed_dim=8),
+        local_path=tmp_path / "qdrant",
+        name_prefix="test",
+        remote_embeddings=False,
+    )
+    assert parser.media_type_of("notes.md") == "text/markdown"
+    vectors.add([])  # nothing to embed: Qdrant is not even opened
+    assert not (tmp_path / "qdrant").exists()
