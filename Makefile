@@ -4,14 +4,14 @@
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 CODE = app tests alembic bench
 
-.PHONY: run test install uv browser lint typecheck bench
+.PHONY: run test install uv browser lint typecheck layers bench
 
 run: install  ## Ingest the docs and the sample handbook, then serve on http://127.0.0.1:8000
 	$(UV) run citestream ingest docs
 	$(UV) run citestream ingest samples/corpus --collection samples
 	$(UV) run citestream serve
 
-test: install browser lint typecheck  ## Lint, type-check and run every test
+test: install browser lint typecheck layers  ## Lint, type-check, check the layers, run every test
 	$(UV) run pytest
 
 lint:
@@ -20,6 +20,9 @@ lint:
 
 typecheck:
 	$(UV) run mypy
+
+layers:  ## The import-linter contracts in pyproject.toml: layers, API -> services, no cycles
+	$(UV) run lint-imports
 
 # Offline first: uv's cache already holds what an earlier install fetched and built, and going
 # online can make it re-validate llama-cpp-python's source and recompile it (~5 min). A machine

@@ -55,11 +55,11 @@ def build_vector_index(settings: Settings) -> VectorIndex | None:
     from app.retrieval.dense import VectorIndex
     from app.retrieval.embeddings import build_embed_model, model_slug
 
-    embed_model = build_embed_model(settings.embeddings)
-    assert embed_model is not None
+    embeddings = build_embed_model(settings.embeddings)
+    assert embeddings is not None
     return VectorIndex(
         settings.qdrant,
-        embed_model,
+        embeddings,
         local_path=settings.qdrant_path,
         name_prefix=f"{settings.qdrant.collection_prefix}_{model_slug(settings.embeddings)}",
         remote_embeddings=settings.embeddings.provider == "openai",

@@ -26,18 +26,19 @@ import asyncpg
 import httpx
 from httpx_sse import aconnect_sse
 
+from app.cli.local_files import ingest_paths
 from app.core.clock import SystemClock
 from app.core.database import Database
 from app.core.metrics import Metrics
 from app.core.migrations import upgrade_to_head
 from app.core.settings import DatabaseSettings, LLMSettings, RedisSettings, Settings
+from app.lifecycle import running_container
 from app.memory.cache import LruWindowCache
 from app.memory.claims import SessionClaims
 from app.memory.history import ConversationHistory
 from app.memory.messages import MessageStatus, TurnOutcome
 from app.memory.redis_cache import RedisWindowCache
 from app.memory.turns import TurnStore
-from app.runtime import ingest_paths, running_container
 from bench.streaming import PROJECT
 from tests.support.server import serve
 

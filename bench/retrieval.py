@@ -31,12 +31,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.cli.evaluation import search_in_mode
 from app.container import Container
 from app.core.names import DEFAULT_COLLECTION
 from app.core.settings import Settings
+from app.lifecycle import running_container
 from app.retrieval.scoring import load_questions
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
-from app.runtime import running_container, search_in_mode
 from app.services.ingest import IncomingFile
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -24,8 +24,8 @@ from app.api.sse import (
 from app.container import Container
 from app.core.errors import NotFound
 from app.core.names import COLLECTION_NAME_PATTERN
+from app.core.runs import CancelOrigin, RunRecord
 from app.core.settings import Settings
-from app.runs.records import CancelOrigin, RunRecord
 from app.services.chat import collect_answer
 from app.services.runs import RunService
 

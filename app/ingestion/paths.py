@@ -6,7 +6,7 @@ import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.ingestion.readers import SUPPORTED_SUFFIXES
+from app.ingestion.media_types import SUPPORTED_SUFFIXES
 
 _MAGIC = ("*", "?", "[")
 

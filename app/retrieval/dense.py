@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.qdrant import QdrantVectorStore
@@ -30,7 +29,7 @@ from qdrant_client import QdrantClient
 from app.core.chunks import LiveChunk, ScoredChunk, index_text
 from app.core.errors import CitestreamError
 from app.core.settings import QdrantSettings
-from app.retrieval.embeddings import EmbeddingsUnavailable
+from app.retrieval.embeddings import EmbeddingModel, EmbeddingsUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +49,14 @@ class VectorIndex:
     def __init__(
         self,
         settings: QdrantSettings,
-        embed_model: BaseEmbedding,
+        embeddings: EmbeddingModel,
         *,
         local_path: Path,
         name_prefix: str,
         remote_embeddings: bool,
     ) -> None:
-        self._embed_model = embed_model
+        self._embeddings = embeddings
+        self._embed_model = embeddings.model
         # A remote model is awaited (so a cancelled search closes its request); a local one
         # computes in a worker thread.
         self._remote_embeddings = remote_embeddings
@@ -101,17 +101,40 @@ class VectorIndex:
                 api_key=api_key.get_secret_value() if api_key else None,
             )
         self._local_path.mkdir(parents=True, exist_ok=True)
+        # Asked first, before Qdrant loads every vector only to find the folder taken (and
+        # leaves its lock file open when it does).
+        if self._folder_in_use():
+            raise self._in_use()
         try:
             return QdrantClient(path=str(self._local_path))
         except RuntimeError as error:
             if "already accessed" not in str(error):
                 raise
-            raise VectorStoreUnavailable(
-                f"The embedded Qdrant store in {self._local_path} is open in another process "
-                "(a running `citestream serve`?). Stop it, upload through its API "
-                "(POST /api/documents), or run Qdrant as a server and set "
-                "CITESTREAM_QDRANT__URL."
-            ) from None
+            raise self._in_use() from None
+
+    def _folder_in_use(self) -> bool:
+        """Whether another embedded Qdrant holds the folder's lock (in any process)."""
+        import portalocker
+
+        lock_file = self._local_path / ".lock"
+        if not lock_file.exists():
+            return False
+        with lock_file.open("r+") as handle:
+            try:
+                portalocker.lock(
+                    handle, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
+                )
+            except portalocker.exceptions.LockException:
+                return True
+            portalocker.unlock(handle)
+        return False
+
+    def _in_use(self) -> VectorStoreUnavailable:
+        return VectorStoreUnavailable(
+            f"The embedded Qdrant store in {self._local_path} is open in another process "
+            "(a running `citestream serve`?). Stop it, upload through its API "
+            "(POST /api/documents), or run Qdrant as a server and set CITESTREAM_QDRANT__URL."
+        )
 
     def _store(self, collection: str) -> QdrantVectorStore:
         client = self._open()
@@ -146,8 +169,12 @@ class VectorIndex:
         await asyncio.to_thread(self._open)
 
     async def aclose(self) -> None:
-        """Release Qdrant (and embedded Qdrant's folder lock), off the event loop."""
-        await asyncio.to_thread(self.close)
+        """Release Qdrant (and embedded Qdrant's folder lock, off the event loop) and the
+        embedding model's connections."""
+        try:
+            await asyncio.to_thread(self.close)
+        finally:
+            await self._embeddings.aclose()
 
     def close(self) -> None:
         """Release Qdrant (and embedded Qdrant's folder lock)."""

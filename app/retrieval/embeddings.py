@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from app.core.errors import CitestreamError
@@ -20,22 +22,44 @@ class EmbeddingsUnavailable(CitestreamError):
         super().__init__(message, "embeddings_unavailable", 503, "Embeddings unavailable")
 
 
-def build_embed_model(settings: EmbeddingSettings) -> BaseEmbedding | None:
+@dataclass
+class EmbeddingModel:
+    """An embedding model and the HTTP connections it holds (a remote model's), which closing
+    releases."""
+
+    model: BaseEmbedding
+    http: httpx.Client | None = None
+    async_http: httpx.AsyncClient | None = None
+
+    async def aclose(self) -> None:
+        if self.async_http is not None:
+            await self.async_http.aclose()
+        if self.http is not None:
+            self.http.close()
+
+
+def build_embed_model(settings: EmbeddingSettings) -> EmbeddingModel | None:
     """The configured model, or None when retrieval is lexical only."""
     if settings.provider == "none":
         return None
     if settings.provider == "openai":
         from llama_index.embeddings.openai_like import OpenAILikeEmbedding
 
-        return OpenAILikeEmbedding(
+        # Clients of our own, so that the connections they pool are closed with the index.
+        http = httpx.Client(timeout=settings.request_timeout_s)
+        async_http = httpx.AsyncClient(timeout=settings.request_timeout_s)
+        model = OpenAILikeEmbedding(
             model_name=settings.model or DEFAULT_OPENAI_MODEL,
             api_base=settings.base_url,
             api_key=settings.api_key.get_secret_value(),
             embed_batch_size=settings.batch_size,
             timeout=settings.request_timeout_s,
             max_retries=2,
+            http_client=http,
+            async_http_client=async_http,
         )
-    return _local_model(settings)
+        return EmbeddingModel(model, http, async_http)
+    return EmbeddingModel(_local_model(settings))
 
 
 def _local_model(settings: EmbeddingSettings) -> BaseEmbedding:

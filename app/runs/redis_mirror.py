@@ -16,7 +16,6 @@ outage costs listeners on other workers their view of a run, never the run itsel
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
@@ -24,17 +23,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
-from redis.typing import EncodableT, FieldT
 
 from app.core.clock import Clock
 from app.core.errors import ServiceUnavailable
-from app.runs.records import RunRecord, RunStatus, StoredEvent
+from app.core.runs import RunRecord, StoredEvent
+from app.runs.redis_fields import record_fields, run_record, stored_event
+from app.runs.redis_presence import CancelHandler, WorkerPresence
 
 logger = logging.getLogger(__name__)
 
-CancelHandler = Callable[[uuid.UUID, str], None]
 
 _FAIL_IF_OWNER_LOST = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
@@ -86,7 +84,9 @@ class RedisRunMirror:
         self._liveness_ttl_ms = max(100, round(liveness_ttl_s * 1000))
         self._prefix = prefix
         self._fail_if_owner_lost = self._reader.register_script(_FAIL_IF_OWNER_LOST)
-        self._control: asyncio.Task[None] | None = None
+        self._presence = WorkerPresence(
+            self._reader, worker_id, liveness_ttl_ms=self._liveness_ttl_ms, prefix=prefix
+        )
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -96,55 +96,11 @@ class RedisRunMirror:
     def _events_key(self, run_id: uuid.UUID) -> str:
         return f"{self._prefix}:run:{run_id}:events"
 
-    def _alive_key(self, worker_id: str) -> str:
-        return f"{self._prefix}:worker:{worker_id}:alive"
-
-    def _channel(self, worker_id: str) -> str:
-        return f"{self._prefix}:worker:{worker_id}:control"
-
     # -- the owner's side ----------------------------------------------------------------------
 
     async def start(self, on_cancel: CancelHandler) -> None:
         """Announce this worker alive and start taking cancel requests for its runs."""
-        self._control = asyncio.create_task(self._control_loop(on_cancel))
-
-    async def _control_loop(self, on_cancel: CancelHandler) -> None:
-        interval_s = self._liveness_ttl_ms / 3000
-        failing = False
-        while True:
-            try:
-                await self._refresh_liveness()
-                pubsub = self._reader.pubsub(ignore_subscribe_messages=True)
-                try:
-                    await pubsub.subscribe(self._channel(self.worker_id))
-                    if failing:
-                        logger.info("Run control channel is back")
-                        failing = False
-                    await self._listen(pubsub, on_cancel, interval_s)
-                finally:
-                    with contextlib.suppress(RedisError, OSError):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
-            except (RedisError, OSError) as error:
-                if not failing:
-                    logger.warning(
-                        "Run control channel unavailable (%s): cancels from other workers wait "
-                        "until Redis is back",
-                        error,
-                    )
-                    failing = True
-                await asyncio.sleep(interval_s)
-
-    async def _listen(self, pubsub: PubSub, on_cancel: CancelHandler, interval_s: float) -> None:
-        while True:
-            message = await pubsub.get_message(timeout=interval_s)
-            if message is not None:
-                run_id, _, origin = str(message["data"]).partition(" ")
-                with contextlib.suppress(ValueError):
-                    on_cancel(uuid.UUID(run_id), origin)
-            await self._refresh_liveness()
-
-    async def _refresh_liveness(self) -> None:
-        await self._reader.set(self._alive_key(self.worker_id), "1", px=self._liveness_ttl_ms)
+        await self._presence.start(on_cancel)
 
     async def _write(self, what: str, command: Callable[[], Awaitable[object]]) -> None:
         """Run an owner-side write unless Redis failed a moment ago; never raise."""
@@ -168,7 +124,7 @@ class RedisRunMirror:
         """Make a new run known to every worker."""
         key = self._run_key(record.run_id)
         pipe = self._client.pipeline(transaction=True)
-        pipe.hset(key, mapping=_fields(record))
+        pipe.hset(key, mapping=record_fields(record))
         # Until it ends; then the retention period takes over.
         pipe.expire(key, self._retention_s * 10)
         await self._write("a new run", pipe.execute)
@@ -194,7 +150,7 @@ class RedisRunMirror:
         """Write the run's state; once it has finished, both keys expire after the retention."""
         key = self._run_key(record.run_id)
         pipe = self._client.pipeline(transaction=True)
-        pipe.hset(key, mapping=_fields(record))
+        pipe.hset(key, mapping=record_fields(record))
         if record.status.finished:
             pipe.expire(key, self._retention_s)
             pipe.expire(self._events_key(record.run_id), self._retention_s)
@@ -216,7 +172,7 @@ class RedisRunMirror:
             fields = await self._reader.hgetall(self._run_key(run_id))
         if not fields:
             return None
-        return _record(run_id, {str(name): str(value) for name, value in fields.items()})
+        return run_record(run_id, {str(name): str(value) for name, value in fields.items()})
 
     async def read(self, run_id: uuid.UUID, after: int, block_ms: int) -> list[StoredEvent]:
         """The events after `after`, waiting up to `block_ms` for the first of them."""
@@ -225,7 +181,9 @@ class RedisRunMirror:
                 {self._events_key(run_id): f"0-{max(0, after)}"}, block=block_ms, count=1000
             )  # type: ignore[assignment]
         return [
-            _stored(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries
+            stored_event(entry_id, fields)
+            for _, entries in answer or []
+            for entry_id, fields in entries
         ]
 
     async def all_events(self, run_id: uuid.UUID) -> list[StoredEvent]:
@@ -234,7 +192,7 @@ class RedisRunMirror:
             entries: list[tuple[str, dict[str, str]]] = await self._reader.xrange(
                 self._events_key(run_id)
             )  # type: ignore[assignment]
-        return [_stored(entry_id, fields) for entry_id, fields in entries]
+        return [stored_event(entry_id, fields) for entry_id, fields in entries]
 
     async def mark_listener(self, run_id: uuid.UUID) -> None:
         """Say that someone on this worker is listening to a run (orphan detection)."""
@@ -248,11 +206,11 @@ class RedisRunMirror:
     async def request_cancel(self, record: RunRecord, origin: str) -> None:
         """Ask the worker that executes the run to cancel it."""
         async with _unavailable_as_domain_error():
-            await self._reader.publish(self._channel(record.owner), f"{record.run_id} {origin}")
+            await self._presence.send_cancel(record.owner, record.run_id, origin)
 
     async def owner_alive(self, record: RunRecord) -> bool:
         async with _unavailable_as_domain_error():
-            return bool(await self._reader.exists(self._alive_key(record.owner)))
+            return await self._presence.alive(record.owner)
 
     async def fail_if_owner_lost(self, record: RunRecord, final: StoredEvent) -> int | None:
         """End a run whose owner is gone, once for everyone: add `final` as its last event and
@@ -263,7 +221,7 @@ class RedisRunMirror:
                 keys=[
                     self._run_key(record.run_id),
                     self._events_key(record.run_id),
-                    self._alive_key(record.owner),
+                    self._presence.alive_key(record.owner),
                 ],
                 args=[
                     final.kind,
@@ -276,11 +234,7 @@ class RedisRunMirror:
         return int(seq) or None
 
     async def aclose(self) -> None:
-        if self._control is not None:
-            self._control.cancel()
-            await asyncio.gather(self._control, return_exceptions=True)
-        with contextlib.suppress(RedisError, OSError):
-            await self._client.delete(self._alive_key(self.worker_id))
+        await self._presence.aclose()
         await self._client.aclose()
         await self._reader.aclose()
 
@@ -296,46 +250,3 @@ async def _unavailable_as_domain_error() -> AsyncIterator[None]:
             code="runs_unavailable",
             retry_after_s=2,
         ) from error
-
-
-def _stored(entry_id: str, fields: dict[str, str]) -> StoredEvent:
-    return StoredEvent(seq=int(entry_id.partition("-")[2]), kind=fields["k"], data=fields["d"])
-
-
-def _fields(record: RunRecord) -> dict[FieldT, EncodableT]:
-    fields: dict[FieldT, EncodableT] = {
-        "session_id": str(record.session_id),
-        "message_id": str(record.message_id),
-        "owner": record.owner,
-        "background": "1" if record.background else "0",
-        "status": record.status.value,
-        "created_at": record.created_at.isoformat(),
-    }
-    for name in ("first_token_at", "finished_at"):
-        moment: datetime | None = getattr(record, name)
-        if moment is not None:
-            fields[name] = moment.isoformat()
-    if record.error_code is not None:
-        fields["error_code"] = record.error_code
-    return fields
-
-
-def _record(run_id: uuid.UUID, fields: dict[str, str]) -> RunRecord:
-    def moment(name: str) -> datetime | None:
-        value = fields.get(name)
-        return None if value is None else datetime.fromisoformat(value)
-
-    created_at = moment("created_at")
-    assert created_at is not None
-    return RunRecord(
-        run_id=run_id,
-        session_id=uuid.UUID(fields["session_id"]),
-        message_id=uuid.UUID(fields["message_id"]),
-        owner=fields["owner"],
-        background=fields.get("background") == "1",
-        status=RunStatus(fields["status"]),
-        created_at=created_at,
-        first_token_at=moment("first_token_at"),
-        finished_at=moment("finished_at"),
-        error_code=fields.get("error_code"),
-    )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from app.core.errors import WorkerLost
 from app.core.metrics import Metrics
-from app.runs.records import RunRecord, StoredEvent
+from app.core.runs import RunRecord, StoredEvent
 from app.services.answer_events import AnswerDelta, AnswerEvent, AnswerFailed
 from app.services.run_codec import FINAL_KINDS, decode, encode
 

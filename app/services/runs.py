@@ -13,24 +13,22 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncGenerator, Coroutine
-from contextlib import aclosing
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio
 
 from app.core.clock import Clock
-from app.core.errors import CitestreamError, NotFound, RunCancelled, ServiceUnavailable
+from app.core.errors import NotFound, ServiceUnavailable
 from app.core.metrics import Metrics
+from app.core.runs import CancelOrigin, RunRecord, RunStatus
 from app.core.settings import RunsSettings
 from app.memory.messages import MessageStatus, TurnOutcome
 from app.memory.turns import TurnStore
 from app.runs.local import LocalRunLog
-from app.runs.records import CancelOrigin, RunRecord, RunStatus, StoredEvent
-from app.services.answer_events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerSources
+from app.services.answer_events import AnswerEvent
 from app.services.answering import TurnAnswerer
-from app.services.intake import PreparedTurn, QuestionIntake
-from app.services.run_codec import encode
+from app.services.intake import QuestionIntake
+from app.services.run_execution import LocalRun, RunExecutor
 from app.services.run_following import follow_remote
 
 if TYPE_CHECKING:
@@ -39,20 +37,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Batch = list[tuple[int, AnswerEvent]]
-_CANCELLED_CODES = frozenset({"cancelled", "shutting_down"})
-
-
-@dataclass
-class _LocalRun:
-    record: RunRecord
-    log: LocalRunLog[AnswerEvent]
-    last_listened: float  # the clock's monotonic time when a listener was last there
-    task: asyncio.Task[None] | None = None
-    # Cancelled through anyio, not Task.cancel(): the answerer's shielded clean-up (stop the
-    # model, save the partial answer) must not be cut short, and native cancellation would.
-    scope: anyio.CancelScope | None = None
-    cancel_origin: CancelOrigin | None = None
-    ended: float | None = None
 
 
 class RunService:
@@ -71,14 +55,14 @@ class RunService:
         clock: Clock,
     ) -> None:
         self._intake = intake
-        self._answerer = answerer
+        self._executor = RunExecutor(answerer=answerer, mirror=mirror, metrics=metrics, clock=clock)
         self._turns = turns
         self._mirror = mirror
         self.worker_id = worker_id
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
-        self._runs: dict[uuid.UUID, _LocalRun] = {}
+        self._runs: dict[uuid.UUID, LocalRun] = {}
         self._accepting = True
         self._supervisor: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -126,61 +110,14 @@ class RunService:
             status=RunStatus.RUNNING,
             created_at=self._clock.now(),
         )
-        run = _LocalRun(record, LocalRunLog(), last_listened=self._clock.monotonic())
+        run = LocalRun(record, LocalRunLog(), last_listened=self._clock.monotonic())
         self._runs[record.run_id] = run
         if self._mirror is not None:
             await self._mirror.publish_run(record)
-        run.task = asyncio.create_task(self._execute(run, turn), name=f"run {record.run_id}")
+        run.task = asyncio.create_task(
+            self._executor.execute(run, turn), name=f"run {record.run_id}"
+        )
         return record
-
-    async def _execute(self, run: _LocalRun, turn: PreparedTurn) -> None:
-        try:
-            with anyio.CancelScope() as scope:
-                run.scope = scope
-                if run.cancel_origin is not None:  # cancelled before it began
-                    scope.cancel()
-                events = self._answerer.events(turn, run_id=run.record.run_id)
-                async with aclosing(events):
-                    async for event in events:
-                        await self._append(run, event)
-            if scope.cancelled_caught:
-                # The answerer has stopped the model and saved the partial answer (shielded).
-                shutting_down = run.cancel_origin == CancelOrigin.SHUTDOWN
-                with anyio.CancelScope(shield=True):
-                    await self._append(run, AnswerFailed(RunCancelled(shutting_down=shutting_down)))
-        except Exception:
-            logger.exception("Run %s failed", run.record.run_id)
-            with anyio.CancelScope(shield=True):
-                await self._append(run, AnswerFailed(CitestreamError("The answer failed.")))
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._settle(run)
-
-    async def _append(self, run: _LocalRun, event: AnswerEvent) -> None:
-        seq = run.log.append(event)
-        if isinstance(event, AnswerDelta) and run.record.first_token_at is None:
-            run.record = run.record.but(first_token_at=self._clock.now())
-        if self._mirror is not None:
-            kind, data = encode(event)
-            # Awaited: while this write is in flight the model's next tokens are joined into
-            # one event, so a fast model costs one Redis round trip per batch, not per token.
-            await self._mirror.append(run.record.run_id, [StoredEvent(seq, kind, data)])
-
-    async def _settle(self, run: _LocalRun) -> None:
-        last = run.log.after(run.log.last_seq - 1)
-        status: RunStatus = RunStatus.FAILED
-        code: str | None = "internal_error"
-        if last and isinstance(last[0], AnswerSources):
-            status, code = RunStatus.COMPLETED, None
-        elif last and isinstance(last[0], AnswerFailed):
-            code = last[0].error.code
-            status = RunStatus.CANCELLED if code in _CANCELLED_CODES else RunStatus.FAILED
-        run.record = run.record.but(status=status, error_code=code, finished_at=self._clock.now())
-        run.log.close()
-        run.ended = self._clock.monotonic()
-        self._metrics.runs.labels(outcome=status.value).inc()
-        if self._mirror is not None:
-            await self._mirror.update(run.record)
 
     # -- following -------------------------------------------------------------------------------
 
@@ -204,7 +141,7 @@ class RunService:
         raise _unknown(run_id)
 
     async def _follow_local(
-        self, run: _LocalRun, after: int, cancel_on_close: CancelOrigin | None
+        self, run: LocalRun, after: int, cancel_on_close: CancelOrigin | None
     ) -> AsyncGenerator[Batch, None]:
         if after:
             self._metrics.run_replayed_events.inc(max(0, run.log.last_seq - after))
@@ -248,7 +185,7 @@ class RunService:
                 return latest or record
         return record
 
-    async def _cancel_local(self, run: _LocalRun, origin: CancelOrigin) -> None:
+    async def _cancel_local(self, run: LocalRun, origin: CancelOrigin) -> None:
         task = run.task
         if task is None or task.done() or run.record.status.finished:
             return
@@ -322,7 +259,7 @@ class RunService:
                 logger.info("Run %s has had no listener for %gs", run_id, self._grace())
                 self._in_background(self._cancel_local(run, CancelOrigin.ORPHANED))
 
-    async def _listened_to_elsewhere(self, run: _LocalRun) -> bool:
+    async def _listened_to_elsewhere(self, run: LocalRun) -> bool:
         if self._mirror is None:
             return False
         seen = await self._mirror.listener_seen_at(run.record.run_id)

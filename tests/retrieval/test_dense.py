@@ -15,12 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.cli.local_files import incoming
 from app.container import Container
 from app.core.chunks import LiveChunk, index_text
 from app.core.settings import EmbeddingSettings, Settings
+from app.lifecycle import running_container
 from app.retrieval.dense import VectorStoreUnavailable
 from app.retrieval.embeddings import EmbeddingsUnavailable
-from app.runtime import incoming, running_container
 from app.services.ingest import IncomingFile
 from tests.conftest import MakeSettings
 from tests.support.llama_server import MODEL_ALIAS, llama_cpp_server

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from app.cli.evaluation import evaluate_corpus
 from app.core.settings import Settings
-from app.evaluation import evaluate_corpus
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore, TextNode
 
+from app.cli.evaluation import evaluate_corpus
 from app.core.settings import Settings
-from app.evaluation import evaluate_corpus
 from app.retrieval.scoring import LabelledQuestion, is_hit, load_questions
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

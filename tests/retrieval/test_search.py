@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.cli.local_files import incoming
 from app.container import Container
-from app.runtime import incoming, running_container
+from app.lifecycle import running_container
 from tests.conftest import MakeSettings
 
 

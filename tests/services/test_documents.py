@@ -9,7 +9,7 @@ import pytest
 
 from app.core.chunks import CHUNK_ID_KEY
 from app.core.errors import InvalidInput, NotFound
-from app.runtime import running_container
+from app.lifecycle import running_container
 from app.services.documents import MAX_CONTEXT_RADIUS, MAX_PAGE_SIZE
 from tests.conftest import MakeSettings
 from tests.support.corpus import DOCUMENTS

@@ -13,7 +13,7 @@ from app.container import Container
 from app.core.clock import ManualClock
 from app.core.errors import Conflict, InvalidInput, UnsupportedMediaType
 from app.knowledge.rows import DocumentStatus
-from app.runtime import running_container
+from app.lifecycle import running_container
 from app.services.ingest import INGEST_LEASE, IncomingFile, IngestOutcome
 from tests.conftest import MakeSettings
 from tests.support.knowledge import on_a_manual_clock

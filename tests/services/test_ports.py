@@ -12,6 +12,7 @@ from llama_index.core.embeddings import MockEmbedding
 from app.core.settings import IngestionSettings, QdrantSettings
 from app.ingestion.parser import DocumentParser
 from app.retrieval.dense import VectorIndex
+from app.retrieval.embeddings import EmbeddingModel
 from app.services.ports import FileParser, VectorStore
 
 
@@ -19,7 +20,7 @@ def test_the_parser_and_the_vector_index_fit_the_services_ports(tmp_path: Path) 
     parser: FileParser = DocumentParser(IngestionSettings())
     vectors: VectorStore = VectorIndex(
         QdrantSettings(),
-        MockEmbedding(embed_dim=8),
+        EmbeddingModel(MockEmbedding(embed_dim=8)),
         local_path=tmp_path / "qdrant",
         name_prefix="test",
         remote_embeddings=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.errors import InvalidInput
-from app.runtime import running_container
+from app.lifecycle import running_container
 from tests.conftest import MakeSettings
 
 

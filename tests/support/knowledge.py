@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dependency_injector import providers
 
+from app.cli.local_files import ingest_paths
 from app.container import Container
 from app.core.chunks import ChunkDraft
 from app.core.clock import ManualClock
@@ -26,7 +27,7 @@ from app.knowledge.collections import CollectionCatalog
 from app.knowledge.documents import DocumentLookup
 from app.knowledge.rows import NewVersion
 from app.knowledge.versions import DocumentVersions
-from app.runtime import ingest_paths, running_container
+from app.lifecycle import running_container
 from app.services.ingest import Ingested
 
 

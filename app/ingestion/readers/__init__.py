@@ -7,17 +7,19 @@ before anything is stored. Each format has its module; this one picks the reader
 
 from __future__ import annotations
 
-from pathlib import PurePath
-
-from app.core.errors import UnsupportedMediaType
+from app.ingestion.media_types import (
+    HTML,
+    MARKDOWN,
+    MEDIA_TYPES,
+    PDF,
+    PLAIN_TEXT,
+    SUPPORTED_SUFFIXES,
+    media_type_of,
+)
 from app.ingestion.readers.html import read_html
 from app.ingestion.readers.markdown import read_markdown
 from app.ingestion.readers.parsed import (
     HEADING_SEPARATOR,
-    HTML,
-    MARKDOWN,
-    PDF,
-    PLAIN_TEXT,
     ParsedDocument,
     Section,
     UnreadableDocument,
@@ -39,29 +41,6 @@ __all__ = [
     "media_type_of",
     "parse",
 ]
-
-MEDIA_TYPES = {
-    ".md": MARKDOWN,
-    ".markdown": MARKDOWN,
-    ".txt": PLAIN_TEXT,
-    ".html": HTML,
-    ".htm": HTML,
-    ".pdf": PDF,
-}
-SUPPORTED_SUFFIXES = frozenset(MEDIA_TYPES)
-
-
-def media_type_of(name: str) -> str:
-    """The media type Citestream reads a file name as; unsupported types are a 415."""
-    suffix = PurePath(name).suffix.lower()
-    media_type = MEDIA_TYPES.get(suffix)
-    if media_type is None:
-        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        raise UnsupportedMediaType(
-            f"{name}: files of type {suffix or '(no extension)'} cannot be ingested; "
-            f"supported: {supported}."
-        )
-    return media_type
 
 
 def parse(name: str, data: bytes) -> ParsedDocument:

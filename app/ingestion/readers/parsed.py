@@ -6,11 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.errors import InvalidInput
+from app.ingestion.media_types import HTML, MARKDOWN, PDF, PLAIN_TEXT
 
-MARKDOWN = "text/markdown"
-PLAIN_TEXT = "text/plain"
-HTML = "text/html"
-PDF = "application/pdf"
+__all__ = [
+    "HEADING_SEPARATOR",
+    "HTML",
+    "MARKDOWN",
+    "PDF",
+    "PLAIN_TEXT",
+    "ParsedDocument",
+    "Section",
+    "UnreadableDocument",
+]
 
 HEADING_SEPARATOR = " > "
 

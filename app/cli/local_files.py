@@ -1,4 +1,5 @@
-"""The app's objects outside the HTTP server: for the command line, benchmarks and tests."""
+"""Files on this machine, ingested the way `citestream ingest` does (also for tests and
+benchmarks)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,7 @@ from pathlib import Path
 from app.container import Container
 from app.core.names import DEFAULT_COLLECTION
 from app.ingestion.paths import expand
-from app.lifecycle import running_container
-from app.retrieval.search import KnowledgeSearch, RetrievalMode
 from app.services.ingest import IncomingFile, Ingested
-
-__all__ = ["incoming", "ingest_paths", "running_container", "search_in_mode"]
 
 
 def incoming(path: Path, name: str) -> IncomingFile:
@@ -28,16 +25,3 @@ async def ingest_paths(
         await service.ingest_one(incoming(found.path, found.name), collection)
         for found in expand([str(path) for path in paths]).files
     ]
-
-
-def search_in_mode(container: Container, mode: RetrievalMode) -> KnowledgeSearch:
-    """A KnowledgeSearch over the container's indexes in `mode`, whatever the settings say
-    (to compare modes on one knowledge base)."""
-    return KnowledgeSearch(
-        chunks=container.chunk_lookup(),
-        lexical=container.lexical_index(),
-        dense=container.vector_index(),
-        settings=container.settings().retrieval,
-        mode=mode,
-        llm=container.llm(),
-    )

@@ -1,57 +1,23 @@
-"""The `citestream` command: serve the API, ingest and manage documents, manage the schema."""
+"""`citestream ingest`, `documents list|delete` and `reembed`: the knowledge base from the
+command line."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
-from collections.abc import Awaitable
-from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
+from app.cli.local_files import incoming
+from app.cli.running import CollectionOption, execute
 from app.core.errors import CitestreamError
 from app.core.names import DEFAULT_COLLECTION
 from app.core.settings import Settings
-from app.runtime import incoming, running_container
+from app.lifecycle import running_container
 
-T = TypeVar("T")
-
-cli = typer.Typer(
-    help="Citestream: cited answers from your documents, streamed.", no_args_is_help=True
-)
-db_cli = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 documents_cli = typer.Typer(help="List and delete ingested documents.", no_args_is_help=True)
-cli.add_typer(db_cli, name="db")
-cli.add_typer(documents_cli, name="documents")
-
-CollectionOption = Annotated[
-    str, typer.Option("--collection", "-c", help="The document collection.")
-]
 
 
-@cli.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
-) -> None:
-    """Run the API server."""
-    import uvicorn
-
-    from app.main import create_app
-
-    settings = Settings()
-    _configure_logging(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        log_level=settings.server.log_level,
-    )
-
-
-@cli.command()
 def ingest(
     paths: Annotated[
         list[str],
@@ -95,7 +61,7 @@ def ingest(
                         failed[str(found.path)] = getattr(error, "reason", error.message)
                     progress.advance(task)
 
-    _run(run())
+    execute(run())
     for path, reason in failed.items():
         typer.echo(f"failed    {path}: {reason}", err=True)
     typer.echo(
@@ -129,7 +95,7 @@ def list_documents(
                 if not page.items or offset >= page.total:
                     return
 
-    _run(run())
+    execute(run())
 
 
 @documents_cli.command("delete")
@@ -149,10 +115,9 @@ def delete_document(
             deleted = await service.delete(document_id)
             return f"deleted {deleted.name} ({deleted.id}) from {deleted.collection!r}"
 
-    typer.echo(_run(run()))
+    typer.echo(execute(run()))
 
 
-@cli.command()
 def reembed() -> None:
     """Embed every document's chunks again, after turning on or changing the embedding model."""
 
@@ -166,88 +131,4 @@ def reembed() -> None:
                     lambda done: progress.advance(task, done)
                 )
 
-    typer.echo(f"embedded {_run(run())} chunks")
-
-
-@cli.command()
-def evaluate(
-    corpus: Annotated[Path, typer.Option(help="Folder of documents.")] = Path("samples/corpus"),
-    questions: Annotated[Path, typer.Option(help="Labelled questions (JSON Lines).")] = Path(
-        "samples/retrieval-eval.jsonl"
-    ),
-    mode: Annotated[
-        list[str] | None,
-        typer.Option(help="lexical, dense, hybrid (repeatable); default: all available."),
-    ] = None,
-) -> None:
-    """Score retrieval (hit@k, MRR) on labelled questions, in a throwaway knowledge base."""
-    import tempfile
-
-    from app.evaluation import evaluate_corpus, format_results
-    from app.retrieval.search import RetrievalMode
-
-    settings = Settings()
-    dense_available = settings.embeddings.provider != "none"
-    names = mode or (["lexical", "dense", "hybrid"] if dense_available else ["lexical"])
-    known: dict[str, RetrievalMode] = {"lexical": "lexical", "dense": "dense", "hybrid": "hybrid"}
-    for name in names:
-        if name not in known:
-            raise typer.BadParameter(f"unknown mode {name!r}", param_hint="--mode")
-        if name != "lexical" and not dense_available:
-            raise typer.BadParameter(
-                f"{name} needs CITESTREAM_EMBEDDINGS__PROVIDER", param_hint="--mode"
-            )
-    modes = [known[name] for name in names]
-    with tempfile.TemporaryDirectory(prefix="citestream-eval-") as scratch:
-        settings.data_dir = Path(scratch)
-        settings.database.url = f"sqlite+aiosqlite:///{Path(scratch) / 'eval.db'}"
-        settings.qdrant.url = ""
-        results = _run(evaluate_corpus(settings, corpus, questions, modes))
-    typer.echo(format_results(results))
-
-
-@db_cli.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every pending migration."""
-    from app.core.migrations import upgrade_to_head
-
-    settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_to_head(settings.database.url)
-    typer.echo("database schema is up to date")
-
-
-@db_cli.command("downgrade")
-def db_downgrade() -> None:
-    """Remove every table the migrations created (all conversations and documents are lost)."""
-    from app.core.migrations import downgrade_to_base
-
-    downgrade_to_base(Settings().database.url)
-    typer.echo("database schema removed")
-
-
-def _run(work: Awaitable[T]) -> T:
-    """Run a coroutine; a domain error becomes one line on stderr and exit code 1."""
-
-    async def guarded() -> T:
-        return await work
-
-    try:
-        return asyncio.run(guarded())
-    except CitestreamError as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(code=1) from None
-
-
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.server.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-
-
-def main() -> None:
-    cli()
-
-
-if __name__ == "__main__":
-    main()
+    typer.echo(f"embedded {execute(run())} chunks")

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore
 
+from app.cli.local_files import ingest_paths
+from app.container import Container
 from app.core.names import DEFAULT_COLLECTION
 from app.core.settings import Settings
+from app.lifecycle import running_container
 from app.retrieval.scoring import EvaluationReport, evaluate, load_questions
 from app.retrieval.search import KnowledgeSearch, RetrievalMode
-from app.runtime import ingest_paths, running_container, search_in_mode
 
 # Deep enough to score hit@10 and MRR@10.
 EVALUATION_DEPTH = 10
@@ -69,3 +71,16 @@ def format_results(results: list[ModeResult]) -> str:
                 f"{result.seconds_per_question * 1000:.1f} |"
             )
     return "\n".join(lines)
+
+
+def search_in_mode(container: Container, mode: RetrievalMode) -> KnowledgeSearch:
+    """A KnowledgeSearch over the container's indexes in `mode`, whatever the settings say
+    (to compare modes on one knowledge base)."""
+    return KnowledgeSearch(
+        chunks=container.chunk_lookup(),
+        lexical=container.lexical_index(),
+        dense=container.vector_index(),
+        settings=container.settings().retrieval,
+        mode=mode,
+        llm=container.llm(),
+    )

@@ -1,4 +1,5 @@
-"""What is known about a run, wherever it executes."""
+"""What is known about a run, wherever it executes (shared by the run stores, the services
+and the API)."""
 
 from __future__ import annotations
 

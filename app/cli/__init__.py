@@ -1,0 +1,27 @@
+"""The `citestream` command: serve the API, ingest and manage documents, evaluate retrieval,
+manage the schema. Each command imports what it needs when it runs, so `--help` is instant."""
+
+from __future__ import annotations
+
+import typer
+
+from app.cli.database import db_cli
+from app.cli.documents import delete_document, documents_cli, ingest, list_documents, reembed
+from app.cli.evaluate import evaluate
+from app.cli.serve import serve
+
+cli = typer.Typer(
+    help="Citestream: cited answers from your documents, streamed.", no_args_is_help=True
+)
+cli.command()(serve)
+cli.command()(ingest)
+cli.command()(reembed)
+cli.command()(evaluate)
+cli.add_typer(documents_cli, name="documents")
+cli.add_typer(db_cli, name="db")
+
+__all__ = ["cli", "delete_document", "list_documents", "main"]
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,29 @@
+"""`citestream db upgrade|downgrade`."""
+
+from __future__ import annotations
+
+import typer
+
+from app.core.settings import Settings
+
+db_cli = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from app.core.migrations import upgrade_to_head
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(settings.database.url)
+    typer.echo("database schema is up to date")
+
+
+@db_cli.command("downgrade")
+def db_downgrade() -> None:
+    """Remove every table the migrations created (all conversations and documents are lost)."""
+    from app.core.migrations import downgrade_to_base
+
+    downgrade_to_base(Settings().database.url)
+    typer.echo("database schema removed")

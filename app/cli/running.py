@@ -1,0 +1,38 @@
+"""What every command shares: running its coroutine, and logging."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
+
+import typer
+
+from app.core.errors import CitestreamError
+from app.core.settings import Settings
+
+T = TypeVar("T")
+
+CollectionOption = Annotated[
+    str, typer.Option("--collection", "-c", help="The document collection.")
+]
+
+
+def execute(work: Awaitable[T]) -> T:
+    """Run a coroutine; a domain error becomes one line on stderr and exit code 1."""
+
+    async def guarded() -> T:
+        return await work
+
+    try:
+        return asyncio.run(guarded())
+    except CitestreamError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.server.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )

@@ -1,0 +1,28 @@
+"""`citestream serve`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from app.cli.running import configure_logging
+from app.core.settings import Settings
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+) -> None:
+    """Run the API server (SIGTERM drains answers in flight before it stops)."""
+    from app.main import create_app
+    from app.server import serve as run_server
+
+    settings = Settings()
+    configure_logging(settings)
+    run_server(
+        create_app(settings),
+        settings,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+    )

@@ -1,0 +1,111 @@
+"""Executing a run: drive its answer to the end, number and keep its events (mirrored to Redis
+when configured), and settle its final state, whatever stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+
+from app.core.clock import Clock
+from app.core.errors import CitestreamError, RunCancelled
+from app.core.metrics import Metrics
+from app.core.runs import CancelOrigin, RunRecord, RunStatus, StoredEvent
+from app.runs.local import LocalRunLog
+from app.services.answer_events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerSources
+from app.services.answering import TurnAnswerer
+from app.services.intake import PreparedTurn
+from app.services.run_codec import encode
+
+if TYPE_CHECKING:
+    from app.runs.redis_mirror import RedisRunMirror
+
+logger = logging.getLogger(__name__)
+
+_CANCELLED_CODES = frozenset({"cancelled", "shutting_down"})
+
+
+@dataclass
+class LocalRun:
+    """A run executing in this process, and what is known of it."""
+
+    record: RunRecord
+    log: LocalRunLog[AnswerEvent]
+    last_listened: float  # the clock's monotonic time when a listener was last there
+    task: asyncio.Task[None] | None = None
+    # Cancelled through anyio, not Task.cancel(): the answerer's shielded clean-up (stop the
+    # model, save the partial answer) must not be cut short, and native cancellation would.
+    scope: anyio.CancelScope | None = None
+    cancel_origin: CancelOrigin | None = None
+    ended: float | None = None
+
+
+class RunExecutor:
+    """Runs one answer per call of `execute`, as the body of the run's task."""
+
+    def __init__(
+        self,
+        *,
+        answerer: TurnAnswerer,
+        mirror: RedisRunMirror | None,
+        metrics: Metrics,
+        clock: Clock,
+    ) -> None:
+        self._answerer = answerer
+        self._mirror = mirror
+        self._metrics = metrics
+        self._clock = clock
+
+    async def execute(self, run: LocalRun, turn: PreparedTurn) -> None:
+        """Answer `turn` as `run`; never raises: how it ended is the run's last event."""
+        try:
+            with anyio.CancelScope() as scope:
+                run.scope = scope
+                if run.cancel_origin is not None:  # cancelled before it began
+                    scope.cancel()
+                events = self._answerer.events(turn, run_id=run.record.run_id)
+                async with aclosing(events):
+                    async for event in events:
+                        await self._append(run, event)
+            if scope.cancelled_caught:
+                # The answerer has stopped the model and saved the partial answer (shielded).
+                shutting_down = run.cancel_origin == CancelOrigin.SHUTDOWN
+                with anyio.CancelScope(shield=True):
+                    await self._append(run, AnswerFailed(RunCancelled(shutting_down=shutting_down)))
+        except Exception:
+            logger.exception("Run %s failed", run.record.run_id)
+            with anyio.CancelScope(shield=True):
+                await self._append(run, AnswerFailed(CitestreamError("The answer failed.")))
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._settle(run)
+
+    async def _append(self, run: LocalRun, event: AnswerEvent) -> None:
+        seq = run.log.append(event)
+        if isinstance(event, AnswerDelta) and run.record.first_token_at is None:
+            run.record = run.record.but(first_token_at=self._clock.now())
+        if self._mirror is not None:
+            kind, data = encode(event)
+            # Awaited: while this write is in flight the model's next tokens are joined into
+            # one event, so a fast model costs one Redis round trip per batch, not per token.
+            await self._mirror.append(run.record.run_id, [StoredEvent(seq, kind, data)])
+
+    async def _settle(self, run: LocalRun) -> None:
+        last = run.log.after(run.log.last_seq - 1)
+        status: RunStatus = RunStatus.FAILED
+        code: str | None = "internal_error"
+        if last and isinstance(last[0], AnswerSources):
+            status, code = RunStatus.COMPLETED, None
+        elif last and isinstance(last[0], AnswerFailed):
+            code = last[0].error.code
+            status = RunStatus.CANCELLED if code in _CANCELLED_CODES else RunStatus.FAILED
+        run.record = run.record.but(status=status, error_code=code, finished_at=self._clock.now())
+        run.log.close()
+        run.ended = self._clock.monotonic()
+        self._metrics.runs.labels(outcome=status.value).inc()
+        if self._mirror is not None:
+            await self._mirror.update(run.record)
