@@ -47,7 +47,11 @@ async def test_requests_keep_working_while_redis_is_away_and_the_cache_recovers(
             # One warning from each part that uses Redis, not one per request.
             warned = [r.name for r in caplog.records if r.levelno == logging.WARNING]
             assert warned.count("app.memory.redis_cache") == 1
-            assert set(warned) <= {"app.memory.redis_cache", "app.runs.redis_mirror"}
+            assert set(warned) <= {
+                "app.memory.redis_cache",
+                "app.runs.redis_mirror",
+                "app.runs.redis_presence",
+            }
             assert len(warned) <= 3
 
             await proxy.resume()

@@ -11,7 +11,7 @@ from httpx_sse import aconnect_sse
 
 from app.core.migrations import upgrade_to_head
 from tests.conftest import MakeSettings
-from tests.support.processes import worker_processes
+from tests.support.processes import Worker, worker_processes
 from tests.support.services import redis_url
 from tests.support.sse import decode
 
@@ -34,7 +34,8 @@ async def test_a_session_answering_on_one_worker_is_a_conflict_on_another(
 ) -> None:
     await asyncio.to_thread(upgrade_to_head, postgres_url)
     env = _worker_env(make_settings, postgres_url, delay_ms=30)
-    with worker_processes(2, env, tmp_path) as (first, second):
+    with worker_processes(2, env, tmp_path) as workers:
+        first, second = (worker.url for worker in workers)
         async with httpx.AsyncClient(timeout=30) as client:
             opened = (await client.post(f"{first}/api/chat", json={"query": "hello"})).json()
             session = opened["session_id"]
@@ -70,7 +71,7 @@ async def test_a_conversation_alternating_between_workers_keeps_every_turn_once_
                 worker = workers[number % 2]
                 body = {"query": question, **({"session_id": session} if session else {})}
                 async with aconnect_sse(
-                    client, "POST", f"{worker}/api/chat/stream", json=body
+                    client, "POST", f"{worker.url}/api/chat/stream", json=body
                 ) as source:
                     seen = 0
                     async for sse in source.aiter_sse():
@@ -82,7 +83,7 @@ async def test_a_conversation_alternating_between_workers_keeps_every_turn_once_
                 if number == 3:
                     await _wait_until_free(client, workers, session)
             history = (
-                await client.get(f"{workers[1]}/api/sessions/{session}", params={"limit": 100})
+                await client.get(f"{workers[1].url}/api/sessions/{session}", params={"limit": 100})
             ).json()
 
     messages = history["messages"]["items"]
@@ -93,12 +94,12 @@ async def test_a_conversation_alternating_between_workers_keeps_every_turn_once_
 
 
 async def _wait_until_free(
-    client: httpx.AsyncClient, workers: list[str], session: str | None
+    client: httpx.AsyncClient, workers: list[Worker], session: str | None
 ) -> None:
     # The interrupted turn is saved by the worker after it notices the disconnect.
     for _ in range(200):
         page = (
-            await client.get(f"{workers[0]}/api/sessions/{session}", params={"limit": 100})
+            await client.get(f"{workers[0].url}/api/sessions/{session}", params={"limit": 100})
         ).json()
         if page["messages"]["items"][-1]["status"] != "streaming":
             return

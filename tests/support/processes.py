@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -21,9 +22,21 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass
+class Worker:
+    """A `citestream serve` process: where it listens, and the process (to signal or kill)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
 @contextlib.contextmanager
-def worker_processes(count: int, env: dict[str, str], log_dir: Path) -> Iterator[list[str]]:
-    """Start `count` servers with the same settings; yields their URLs."""
+def worker_processes(count: int, env: dict[str, str], log_dir: Path) -> Iterator[list[Worker]]:
+    """Start `count` servers with the same settings, ready (their /readyz answers 200)."""
     processes: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     logs: list[IO[bytes]] = []
@@ -41,14 +54,19 @@ def worker_processes(count: int, env: dict[str, str], log_dir: Path) -> Iterator
                 )
             )
             urls.append(f"http://127.0.0.1:{port}")
-        for url, process, number in zip(urls, processes, range(count), strict=True):
-            _wait_until_healthy(url, process, log_dir / f"worker-{number}.log")
-        yield urls
+        workers = [
+            Worker(url, process, log_dir / f"worker-{number}.log")
+            for number, (url, process) in enumerate(zip(urls, processes, strict=True))
+        ]
+        for worker in workers:
+            _wait_until_healthy(worker.url, worker.process, worker.log)
+        yield workers
     finally:
         for process in processes:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in processes:
-            process.wait(timeout=30)
+            process.wait(timeout=60)
         for opened in logs:
             opened.close()
 

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from httpx_sse import EventSource, ServerSentEvent
+import httpx
+from httpx_sse import EventSource, ServerSentEvent, aconnect_sse
 
 
 @dataclass
@@ -31,3 +32,26 @@ async def read_messages(source: EventSource, count: int) -> None:
         messages += sse.event == "message"
         if messages == count:
             return
+
+
+async def collect(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    stop_after: int | None = None,
+    **kwargs: Any,
+) -> list[Received]:
+    """Every event of a stream (or the first `stop_after`, then leave)."""
+    received: list[Received] = []
+    async with aconnect_sse(client, method, url, **kwargs) as source:
+        async for sse in source.aiter_sse():
+            received.append(decode(sse))
+            if stop_after is not None and len(received) >= stop_after:
+                break
+    return received
+
+
+def sequence_numbers(events: list[Received]) -> list[int]:
+    """The events' numbers in their run, from ids `n` or `<run_id>:n`."""
+    return [int(event.id.rpartition(":")[2]) for event in events]
