@@ -39,7 +39,7 @@ from app.memory.history import ConversationHistory
 from app.memory.messages import MessageStatus, TurnOutcome
 from app.memory.redis_cache import RedisWindowCache
 from app.memory.turns import TurnStore
-from bench.streaming import PROJECT
+from bench.servers import PROJECT
 from tests.support.server import serve
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

@@ -1,11 +1,19 @@
-"""Streaming benchmarks against a real `citestream serve` over loopback. Prints numbers.
+"""Streaming benchmarks against real `citestream serve` processes over loopback. Prints numbers.
 
-1. Time to first `message` event with the fake model at 0 ms per token.
-2. Stop latency: after a client reads 5 `message` events and disconnects, how long until the
-   model's last token (fake at 20 ms per token, then the embedded llama.cpp model). Measured by
-   polling `citestream_llm_tokens_total` every few milliseconds.
+Every figure is compared, in the same run, with a floor: a bare sse-starlette stream sending the
+same events with no work behind them (`bench/floor.py`). This machine is shared, so the ratios
+mean more than the milliseconds.
 
-Usage: `make bench`, or `uv run python -m bench.streaming --runs 50`.
+1. Time to first `message` (fake model, 0 ms/token): the floor, `POST /api/chat/stream`, and
+   `POST /api/runs` then `GET /api/runs/{id}/events`; what each adds over the floor.
+2. One stream's throughput (fake model, 0 ms/token, `--tokens` tokens), as a fraction of the
+   floor's.
+3. Resume: a reconnect with `Last-Event-ID` -> the first replayed event.
+4. Stop: a client disconnects -> the model's last token (fake at 20 ms/token; llama.cpp).
+5. With PostgreSQL + Redis and two workers: the same on the other worker, and a cancel sent to
+   one worker -> the owner's last token.
+
+Usage: `make bench`, or `uv run python -m bench.streaming --runs 30`.
 """
 
 from __future__ import annotations
@@ -13,152 +21,303 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 from httpx_sse import aconnect_sse
 
-from tests.support.sse import read_messages
+from bench.servers import PROJECT, free_port, ingest, running_server, server_env, wait_for
 
-PROJECT = Path(__file__).resolve().parents[1]
 QUESTION = {"query": "How do I cancel a stream?"}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+Sample = Callable[[], Awaitable[float]]
 
 
 @contextmanager
-def running_server(data_dir: Path, **llm: str) -> Iterator[str]:
-    """`citestream serve` in a subprocess, with the docs ingested; yields its URL."""
-    env = {
-        **os.environ,
-        "CITESTREAM_DATA_DIR": str(data_dir),
-        "CITESTREAM_SERVER__LOG_LEVEL": "warning",
-        **{f"CITESTREAM_LLM__{key.upper()}": value for key, value in llm.items()},
-    }
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "ingest", str(PROJECT / "docs")],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env,
+def floor_server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.floor:app", "--port", str(port)],
+        cwd=PROJECT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not start")
+        url = f"http://127.0.0.1:{port}"
+        wait_for(url, "/stream?tokens=1")
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        process.terminate()
+        process.wait(timeout=30)
 
 
-async def _tokens(client: httpx.AsyncClient) -> float:
-    for line in (await client.get("/metrics")).text.splitlines():
+async def _first_message(client: httpx.AsyncClient, method: str, url: str, **kw: object) -> float:
+    started = time.perf_counter()
+    async with aconnect_sse(client, method, url, **kw) as source:
+        async for sse in source.aiter_sse():
+            if sse.event == "message":
+                return time.perf_counter() - started
+    raise RuntimeError("no message event")
+
+
+async def _throughput(client: httpx.AsyncClient, method: str, url: str, **kw: object) -> float:
+    """Tokens per second of one stream, from its first message to its last event."""
+    text, first = "", 0.0
+    async with aconnect_sse(client, method, url, **kw) as source:
+        async for sse in source.aiter_sse():
+            if sse.event == "message":
+                first = first or time.perf_counter()
+                text += httpx.Response(200, content=sse.data).json()["delta"]
+    return len(text.split()) / (time.perf_counter() - first)
+
+
+async def _sampled(sample: Sample, runs: int) -> list[float]:
+    await sample()  # warm-up
+    return [await sample() for _ in range(runs)]
+
+
+def _ms(samples: list[float]) -> tuple[float, float, float]:
+    ms = sorted(s * 1000 for s in samples)
+    return statistics.median(ms), ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))], ms[-1]
+
+
+def _report(name: str, samples: list[float], floor: list[float] | None = None) -> None:
+    p50, p95, top = _ms(samples)
+    added = f"  (+{p50 - _ms(floor)[0]:.1f} ms over the floor)" if floor else ""
+    print(f"  {name:<46} p50={p50:7.1f} ms  p95={p95:7.1f} ms  max={top:7.1f} ms{added}")
+
+
+async def streaming_figures(url: str, floor: str, runs: int, tokens: int, label: str) -> None:
+    print(f"{label}:")
+    async with httpx.AsyncClient(timeout=120) as client:
+
+        async def floor_first() -> float:
+            return await _first_message(client, "GET", f"{floor}/stream?tokens=8")
+
+        async def chat_first() -> float:
+            return await _first_message(client, "POST", f"{url}/api/chat/stream", json=QUESTION)
+
+        floor_ttfm = await _sampled(floor_first, runs)
+        _report("time to first message, floor", floor_ttfm)
+        _report(
+            "time to first message, POST /api/chat/stream",
+            await _sampled(chat_first, runs),
+            floor_ttfm,
+        )
+        _report(
+            "time to first message, POST /api/runs + events",
+            await _sampled(_runs_first(client, url), runs),
+            floor_ttfm,
+        )
+        floor_rate = statistics.median(
+            [await _throughput(client, "GET", f"{floor}/stream?tokens={tokens}") for _ in range(3)]
+        )
+        chat_rate = statistics.median(
+            [
+                await _throughput(client, "POST", f"{url}/api/chat/stream", json=QUESTION)
+                for _ in range(3)
+            ]
+        )
+        print(
+            f"  throughput of one stream ({tokens} tokens): floor {floor_rate:,.0f} tokens/s, "
+            f"/api/chat/stream {chat_rate:,.0f} tokens/s = {chat_rate / floor_rate:.2f}x the floor"
+        )
+        _report(
+            "resume: Last-Event-ID -> first replayed event",
+            await _sampled(_resume(client, url, url), runs),
+        )
+
+
+def _runs_first(client: httpx.AsyncClient, url: str) -> Sample:
+    async def sample() -> float:
+        started = time.perf_counter()
+        run = (await client.post(f"{url}/api/runs", json=QUESTION)).json()
+        async with aconnect_sse(client, "GET", run["events_url"]) as source:
+            async for sse in source.aiter_sse():
+                if sse.event == "message":
+                    return time.perf_counter() - started
+        raise RuntimeError("no message event")
+
+    return sample
+
+
+def _resume(client: httpx.AsyncClient, start_on: str, resume_on: str) -> Sample:
+    async def sample() -> float:
+        run = (await client.post(f"{start_on}/api/runs", json=QUESTION)).json()
+        events = f"{resume_on}/api/runs/{run['run_id']}/events"
+        async with aconnect_sse(client, "GET", f"{start_on}/api/runs/{run['run_id']}/events") as s:
+            seen = [sse.id async for sse in s.aiter_sse()]
+        started = time.perf_counter()
+        headers = {"Last-Event-ID": seen[len(seen) // 2]}
+        async with aconnect_sse(client, "GET", events, headers=headers) as source:
+            async for _ in source.aiter_sse():
+                return time.perf_counter() - started
+        raise RuntimeError("nothing replayed")
+
+    return sample
+
+
+async def _tokens(client: httpx.AsyncClient, url: str) -> float:
+    for line in (await client.get(f"{url}/metrics")).text.splitlines():
         if line.startswith("citestream_llm_tokens_total "):
             return float(line.split()[1])
     raise RuntimeError("no token counter")
 
 
-async def time_to_first_message(url: str, runs: int) -> list[float]:
-    samples = []
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+async def _last_token_after(
+    client: httpx.AsyncClient, owner: str, stop: Callable[[], Awaitable[object]]
+) -> float:
+    """Seconds from calling `stop` to the owner's last token (polling its counter every 2 ms
+    until it has been still for a second)."""
+    started = time.perf_counter()
+    await stop()
+    last_value, last_change = await _tokens(client, owner), started
+    quiet_since = time.perf_counter()
+    while time.perf_counter() - quiet_since < 1.0:
+        value = await _tokens(client, owner)
+        if value != last_value:
+            last_value, last_change = value, time.perf_counter()
+            quiet_since = last_change
+        await asyncio.sleep(0.002)
+    return max(0.0, last_change - started)
+
+
+async def stop_latency(url: str, runs: int, label: str) -> None:
+    async with httpx.AsyncClient(timeout=120) as client:
+        samples = []
         for _ in range(runs):
-            started = time.perf_counter()
-            async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
-                async for sse in source.aiter_sse():
-                    if sse.event == "message":
-                        samples.append(time.perf_counter() - started)
-                        break
-    return samples
+            source_cm = aconnect_sse(client, "POST", f"{url}/api/chat/stream", json=QUESTION)
+            source = await source_cm.__aenter__()
+            seen = 0
+            async for sse in source.aiter_sse():
+                seen += sse.event == "message"
+                if seen == 5:
+                    break
+
+            async def leave(cm: object = source_cm) -> None:
+                await cm.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+            samples.append(await _last_token_after(client, url, leave))
+    _report(f"disconnect -> last token ({label})", samples)
 
 
-async def stop_latency(url: str, runs: int) -> tuple[list[float], list[float]]:
-    """Seconds from the disconnect to the model's last token, and tokens produced after it."""
-    samples, extra_tokens = [], []
-    async with (
-        httpx.AsyncClient(base_url=url, timeout=60) as client,
-        httpx.AsyncClient(base_url=url, timeout=60) as probe,
-    ):
+async def cancel_across_workers(owner: str, other: str, runs: int) -> None:
+    async with httpx.AsyncClient(timeout=120) as client:
+        samples = []
         for _ in range(runs):
-            async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
-                await read_messages(source, 5)
-            left_at = time.perf_counter()
-            at_disconnect = await _tokens(probe)
-            last_value, last_change = at_disconnect, left_at
-            quiet_since = time.perf_counter()
-            while time.perf_counter() - quiet_since < 1.0:  # one quiet second = stopped
-                value = await _tokens(probe)
-                if value != last_value:
-                    last_value, last_change = value, time.perf_counter()
-                    quiet_since = last_change
-                await asyncio.sleep(0.002)
-            samples.append(max(0.0, last_change - left_at))
-            extra_tokens.append(last_value - at_disconnect)
-    return samples, extra_tokens
+            before = await _tokens(client, owner)
+            run = (
+                await client.post(f"{owner}/api/runs", json={**QUESTION, "background": True})
+            ).json()
+            while await _tokens(client, owner) < before + 5:  # noqa: ASYNC110 - over HTTP
+                await asyncio.sleep(0.01)
+
+            async def cancel(run_id: str = run["run_id"]) -> None:
+                await client.post(f"{other}/api/runs/{run_id}/cancel")
+
+            samples.append(await _last_token_after(client, owner, cancel))
+    _report("cancel sent to worker B -> A's last token", samples)
 
 
-def _report_stop(name: str, measured: tuple[list[float], list[float]]) -> None:
-    samples, extra_tokens = measured
-    _report(name, samples)
-    print(f"{'':<48} tokens after the disconnect: max={max(extra_tokens):.0f}")
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    name = f"citestream_bench_{uuid.uuid4().hex[:8]}"
+
+    async def run(sql: str) -> None:
+        admin = await asyncpg.connect(ADMIN_DSN)
+        try:
+            await admin.execute(sql)
+        finally:
+            await admin.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def _report(name: str, samples: list[float]) -> None:
-    ms = sorted(s * 1000 for s in samples)
-    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-    print(
-        f"{name:<48} n={len(ms):<4} p50={statistics.median(ms):7.1f} ms  "
-        f"p95={p95:7.1f} ms  max={ms[-1]:7.1f} ms"
-    )
-
-
-async def main(runs: int, skip_llamacpp: bool) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        with running_server(Path(scratch) / "fast", provider="fake", fake_delay_ms="0") as url:
-            await time_to_first_message(url, 5)  # warm-up
-            _report(
-                "time to first message (fake, 0 ms/token)", await time_to_first_message(url, runs)
-            )
-        with running_server(Path(scratch) / "paced", provider="fake", fake_delay_ms="20") as url:
-            _report_stop(
-                "disconnect -> last token (fake, 20 ms/token)", await stop_latency(url, runs)
-            )
+def main(runs: int, tokens: int, skip_llamacpp: bool, skip_postgres: bool) -> None:
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    with tempfile.TemporaryDirectory() as scratch, floor_server() as floor:
+        fast = server_env(
+            Path(scratch) / "sqlite",
+            LLM__PROVIDER="fake",
+            LLM__FAKE_DELAY_MS="0",
+            LLM__FAKE_TOKENS=str(tokens),
+        )
+        ingest(fast, PROJECT / "docs")
+        with running_server(fast) as url:
+            asyncio.run(streaming_figures(url, floor, runs, tokens, "SQLite, one worker"))
+        paced = server_env(Path(scratch) / "sqlite", LLM__PROVIDER="fake", LLM__FAKE_DELAY_MS="20")
+        with running_server(paced) as url:
+            asyncio.run(stop_latency(url, runs, "fake, 20 ms/token"))
         if not skip_llamacpp:
-            with running_server(Path(scratch) / "local", provider="llamacpp") as url:
-                _report_stop(
-                    "disconnect -> last token (llamacpp SmolLM2)",
-                    await stop_latency(url, max(3, runs // 5)),
+            local = server_env(Path(scratch) / "sqlite", LLM__PROVIDER="llamacpp")
+            with running_server(local) as url:
+                asyncio.run(stop_latency(url, max(3, runs // 5), "llama.cpp SmolLM2"))
+        if not skip_postgres:
+            with postgres_database() as database:
+                shared = {
+                    "DATABASE__URL": database,
+                    "REDIS__URL": REDIS_URL,
+                    "DATABASE__AUTO_MIGRATE": "true",
+                }
+                fast_pg = server_env(
+                    Path(scratch) / "pg",
+                    LLM__PROVIDER="fake",
+                    LLM__FAKE_DELAY_MS="0",
+                    LLM__FAKE_TOKENS=str(tokens),
+                    **shared,
                 )
+                ingest(fast_pg, PROJECT / "docs")
+                with ExitStack() as stack:
+                    a = stack.enter_context(running_server(fast_pg))
+                    b = stack.enter_context(running_server(fast_pg))
+                    asyncio.run(
+                        streaming_figures(a, floor, runs, tokens, "PostgreSQL + Redis, two workers")
+                    )
+                    asyncio.run(_cross_worker_resume(a, b, runs))
+                paced_pg = server_env(
+                    Path(scratch) / "pg",
+                    LLM__PROVIDER="fake",
+                    LLM__FAKE_DELAY_MS="20",
+                    LLM__FAKE_TOKENS="2000",
+                    **shared,
+                )
+                with ExitStack() as stack:
+                    a = stack.enter_context(running_server(paced_pg))
+                    b = stack.enter_context(running_server(paced_pg))
+                    asyncio.run(cancel_across_workers(a, b, max(5, runs // 3)))
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    used = cpu.ru_utime - cpu_before.ru_utime + cpu.ru_stime - cpu_before.ru_stime
+    print(f"(client CPU over the whole benchmark: {used:.1f} s; {os.cpu_count()} cores)")
+
+
+async def _cross_worker_resume(a: str, b: str, runs: int) -> None:
+    async with httpx.AsyncClient(timeout=120) as client:
+        _report(
+            "resume on the other worker: first replayed event",
+            await _sampled(_resume(client, a, b), runs),
+        )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description="Streaming benchmark")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--tokens", type=int, default=2000)
     parser.add_argument("--skip-llamacpp", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.runs, arguments.skip_llamacpp))
+    main(arguments.runs, arguments.tokens, arguments.skip_llamacpp, arguments.skip_postgres)
