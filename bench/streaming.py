@@ -146,8 +146,11 @@ def _runs_first(client: httpx.AsyncClient, url: str) -> Sample:
         async with aconnect_sse(client, "GET", run["events_url"]) as source:
             async for sse in source.aiter_sse():
                 if sse.event == "message":
-                    return time.perf_counter() - started
-        raise RuntimeError("no message event")
+                    elapsed = time.perf_counter() - started
+                    break
+        # As POST /api/chat/stream does when its client leaves: the next sample starts alone.
+        await client.post(run["cancel_url"])
+        return elapsed
 
     return sample
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -75,6 +76,11 @@ class Database:
         self._reading_sessions = async_sessionmaker(
             self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
         )
+        # SQLite has one write lock per database. Writers of this process queue for it here,
+        # in order, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms
+        # and turns a few hundred concurrent answers into seconds of waiting. (Other processes,
+        # such as `citestream ingest`, still meet the busy timeout.)
+        self._one_writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -83,8 +89,13 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error."""
-        async with self._sessions() as session, session.begin():
+        """A session whose transaction commits on success and rolls back on error. Keep it
+        short and never open another writing session inside it."""
+        if self._one_writer is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._one_writer, self._sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager

@@ -51,6 +51,11 @@ class LocalRunLog(Generic[T]):
         self.listeners += 1
         try:
             while True:
+                # Suspend once per batch, even when more is already there: a listener that has
+                # gone is cancelled at a suspension point, and a fast model would otherwise keep
+                # this loop busy until the answer ends. Meanwhile more events pile up into the
+                # next batch.
+                await asyncio.sleep(0)
                 if cursor < len(self._events):
                     batch = list(enumerate(self._events[cursor:], start=cursor + 1))
                     cursor = len(self._events)

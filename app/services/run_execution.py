@@ -29,6 +29,16 @@ logger = logging.getLogger(__name__)
 _CANCELLED_CODES = frozenset({"cancelled", "shutting_down"})
 
 
+def _final(event: AnswerEvent) -> bool:
+    return isinstance(event, AnswerSources | AnswerFailed)
+
+
+def _ended(run: LocalRun) -> bool:
+    """Whether the run's log already holds its final event."""
+    last = run.log.after(run.log.last_seq - 1)
+    return bool(last) and _final(last[0])
+
+
 @dataclass
 class LocalRun:
     """A run executing in this process, and what is known of it."""
@@ -71,7 +81,12 @@ class RunExecutor:
                 async with aclosing(events):
                     async for event in events:
                         await self._append(run, event)
-            if scope.cancelled_caught:
+                        if scope.cancel_called and not _final(event):
+                            # Checked here too: while a fast model keeps this task busy, a
+                            # cancellation may wait for a suspension that comes too late.
+                            # Closing the answer stops the model and saves what was written.
+                            break
+            if scope.cancel_called and not _ended(run):
                 # The answerer has stopped the model and saved the partial answer (shielded).
                 shutting_down = run.cancel_origin == CancelOrigin.SHUTDOWN
                 with anyio.CancelScope(shield=True):

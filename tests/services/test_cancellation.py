@@ -146,3 +146,19 @@ async def test_a_json_client_that_leaves_stops_the_model_too(make_settings: Make
             answer = (await db.scalars(select(ChatMessage).where(ChatMessage.seq == 2))).one()
     assert answer.status == MessageStatus.INTERRUPTED
     assert answer.content
+
+
+async def test_a_model_that_never_waits_is_stopped_too(make_settings: MakeSettings) -> None:
+    # At 0 ms per token the model's task and the run's task keep each other busy: the stop must
+    # not wait for a quiet moment that only comes when the answer ends.
+    settings = make_settings(llm={"fake_tokens": 5000, "fake_delay_ms": 0})
+    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+        async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+            stream = source.aiter_sse()
+            session_id = decode(await anext(stream)).data["session_id"]
+            assert (await anext(stream)).event == "message"  # then leave
+        await server.wait_for_metric("citestream_active_streams", 0)
+        produced = await server.metric("citestream_llm_tokens_total")
+        messages = await stored_messages(server.container.database(), session_id)
+    assert produced < 1000
+    assert messages[-1].status == MessageStatus.INTERRUPTED
