@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
+from app.core.changes import CollectionChanges
 from app.core.clock import Clock, SystemClock
 from app.core.database import Database
 from app.core.metrics import Metrics
@@ -74,12 +75,23 @@ def build_document_parser(settings: IngestionSettings) -> DocumentParser:
 
 
 def build_lexical_index(
-    generations: CollectionCatalog, chunks: ChunkLookup, rebuild_wait_s: float
+    generations: CollectionCatalog,
+    chunks: ChunkLookup,
+    settings: RetrievalSettings,
+    changes: CollectionChanges,
+    clock: Clock,
 ) -> LexicalIndex:
     """BM25 per collection, in memory."""
     from app.retrieval.lexical import LexicalIndex
 
-    return LexicalIndex(generations=generations, chunks=chunks, rebuild_wait_s=rebuild_wait_s)
+    return LexicalIndex(
+        generations=generations,
+        chunks=chunks,
+        rebuild_wait_s=settings.rebuild_wait_s,
+        check_every_s=settings.change_check_s,
+        changes=changes,
+        clock=clock,
+    )
 
 
 def build_knowledge_search(
@@ -149,7 +161,9 @@ class Container(containers.DeclarativeContainer):
     # The knowledge base and retrieval.
     collection_catalog = providers.Singleton(CollectionCatalog, database)
     document_lookup = providers.Singleton(DocumentLookup, database)
-    document_versions = providers.Singleton(DocumentVersions, database, clock)
+    # Uploads through this process reach its indexes at once.
+    collection_changes = providers.Singleton(CollectionChanges)
+    document_versions = providers.Singleton(DocumentVersions, database, clock, collection_changes)
     chunk_lookup = providers.Singleton(ChunkLookup, database)
     # None unless an embedding model is configured.
     vector_index = providers.Singleton(build_vector_index, settings)
@@ -157,7 +171,9 @@ class Container(containers.DeclarativeContainer):
         build_lexical_index,
         collection_catalog,
         chunk_lookup,
-        settings.provided.retrieval.rebuild_wait_s,
+        settings.provided.retrieval,
+        collection_changes,
+        clock,
     )
     llm = providers.Singleton(build_llm, settings.provided.llm, metrics.provided.llm_tokens.inc)
     knowledge_search = providers.Singleton(

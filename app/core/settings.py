@@ -117,6 +117,10 @@ class RetrievalSettings(BaseModel):
     # After documents change, a search waits this long for the lexical index to be rebuilt
     # before it answers from the previous one (deleted documents are never served either way).
     rebuild_wait_s: float = Field(default=5.0, ge=0.0)
+    # A search checks whether its collection changed at most this often. Changes made through
+    # this process are seen at once; those of another process (say `citestream ingest` while
+    # the server runs) within this time. Deleted documents are never cited either way.
+    change_check_s: float = Field(default=1.0, ge=0.0)
 
 
 class ChatSettings(BaseModel):

@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.changes import CollectionChanges
 from app.core.chunks import ChunkDraft
 from app.core.clock import Clock
 from app.core.database import Database
@@ -31,9 +32,12 @@ _MAX_HEADING = 1000  # the column's width
 class DocumentVersions:
     """Writes documents and their versioned chunks, one ingest at a time per document."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, changes: CollectionChanges | None = None
+    ) -> None:
         self._database = database
         self._clock = clock
+        self._changes = changes or CollectionChanges()
 
     async def reserve_new(
         self, collection: str, name: str, content_hash: str, media_type: str, size_bytes: int
@@ -177,6 +181,8 @@ class DocumentVersions:
                 collections.add(document.collection)
             for collection in sorted(collections):
                 await db.execute(bump_generation(collection, now))
+        for collection in sorted(collections):
+            self._changes.changed(collection)
         return [replaced[publication.document_id] for publication in publications]
 
     async def abandon(self, document_id: uuid.UUID, version: int) -> bool:
@@ -217,6 +223,7 @@ class DocumentVersions:
             row = document_row(document)
             await db.execute(delete(Document).where(Document.id == document_id))
             await db.execute(bump_generation(row.collection, now))
+        self._changes.changed(row.collection)
         return row
 
 

@@ -19,6 +19,8 @@ from llama_index.core.base.llms.types import (
     MessageRole,
 )
 from llama_index.core.llms.custom import CustomLLM
+from llama_index.core.prompts import BasePromptTemplate
+from llama_index.core.types import TokenAsyncGen
 from pydantic import PrivateAttr
 
 from app.llms.tokens import TokenCounter, ignore_tokens
@@ -66,6 +68,12 @@ class AsyncStreamingLLM(CustomLLM):
                     )
 
         return gen()
+
+    async def astream(self, prompt: BasePromptTemplate, **prompt_args: Any) -> TokenAsyncGen:
+        """The answer's text straight from `stream_tokens`. LLM.astream would build a response
+        object, a message holding all the text so far, and an instrumentation event for every
+        token: work a 2,000-token answer does not need."""
+        return self.stream_tokens(self._get_messages(prompt, **prompt_args))
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         text = "".join([delta async for delta in self.stream_tokens(messages)])

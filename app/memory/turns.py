@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -55,6 +55,8 @@ class TurnStore:
         query: str,
         hold_for: timedelta,
         collection: str = DEFAULT_COLLECTION,
+        *,
+        new_session: bool = False,
     ) -> None:
         """Store the question and a placeholder answer, creating the session on its first turn.
 
@@ -63,8 +65,20 @@ class TurnStore:
         """
         now = self._clock.now()
         async with self._database.session() as db:
-            session = await db.get(ChatSession, session_id)
-            if session is not None:
+            if new_session:
+                await db.execute(
+                    insert(ChatSession).values(
+                        id=session_id,
+                        title=_title_from(query),
+                        collection=collection,
+                        active_message_id=assistant_message_id,
+                        active_until=now + hold_for,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                seq = 1
+            else:
                 # Still ours? A reservation that ran out may have been taken by another request.
                 held = await db.execute(
                     update(ChatSession)
@@ -72,7 +86,8 @@ class TurnStore:
                         ChatSession.id == session_id,
                         ChatSession.active_message_id == assistant_message_id,
                     )
-                    .values(active_until=now + hold_for)  # the claim now covers the answer
+                    # The claim now covers the whole answer.
+                    .values(active_until=now + hold_for, updated_at=now)
                     .execution_options(synchronize_session=False)
                 )
                 if held.rowcount != 1:  # type: ignore[attr-defined]
@@ -80,43 +95,37 @@ class TurnStore:
                         f"Session {session_id} was taken by another question before this "
                         "answer could start; ask again."
                     )
-            if session is None:
-                session = ChatSession(
-                    id=session_id,
-                    title=_title_from(query),
-                    collection=collection,
-                    active_message_id=assistant_message_id,
-                    active_until=now + hold_for,
-                    created_at=now,
+                last_seq = await db.scalar(
+                    select(func.max(ChatMessage.seq)).where(ChatMessage.session_id == session_id)
                 )
-                db.add(session)
-                await db.flush()
-            last_seq = await db.scalar(
-                select(func.max(ChatMessage.seq)).where(ChatMessage.session_id == session_id)
+                seq = (last_seq or 0) + 1
+            await db.execute(
+                insert(ChatMessage),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "session_id": session_id,
+                        "seq": seq,
+                        "role": MessageRole.USER,
+                        "content": query,
+                        "status": MessageStatus.COMPLETE,
+                        "created_at": now,
+                        "completed_at": now,
+                    },
+                    {
+                        "id": assistant_message_id,
+                        "session_id": session_id,
+                        "seq": seq + 1,
+                        "role": MessageRole.ASSISTANT,
+                        "content": "",
+                        "status": MessageStatus.STREAMING,
+                        "created_at": now,
+                    },
+                ],
             )
-            seq = (last_seq or 0) + 1
-            user = ChatMessage(
-                session_id=session_id,
-                seq=seq,
-                role=MessageRole.USER,
-                content=query,
-                status=MessageStatus.COMPLETE,
-                created_at=now,
-                completed_at=now,
-            )
-            assistant = ChatMessage(
-                id=assistant_message_id,
-                session_id=session_id,
-                seq=seq + 1,
-                role=MessageRole.ASSISTANT,
-                content="",
-                status=MessageStatus.STREAMING,
-                created_at=now,
-            )
-            db.add_all([user, assistant])
-            session.updated_at = now
-        # The cached window no longer ends where the conversation does.
-        await self._history.forget(session_id)
+        if not new_session:
+            # The cached window no longer ends where the conversation does.
+            await self._history.forget(session_id)
 
     async def finish(
         self, session_id: uuid.UUID, assistant_message_id: uuid.UUID, outcome: TurnOutcome

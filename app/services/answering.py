@@ -79,6 +79,11 @@ class TurnAnswerer:
         If the consumer goes away, the run is stopped (the model stops) and the partial
         answer is saved as interrupted; that clean-up is shielded from the cancellation.
         """
+        # Started first: the follow-up is condensed and the passages found while the question
+        # is being stored, rather than after.
+        answer: AnswerInProgress = self._pipeline.start(
+            AnswerRequest(turn.query, turn.history, turn.collection)
+        )
         try:
             with anyio.CancelScope(shield=True):
                 await self._turns.begin(
@@ -87,21 +92,21 @@ class TurnAnswerer:
                     turn.query,
                     timedelta(seconds=self._settings.answer_timeout_s) + _CLAIM_MARGIN,
                     turn.collection,
+                    new_session=not turn.claimed,
                 )
         except Exception as error:
             if not isinstance(error, Conflict):
-                logger.exception("Could not store the turn")
+                logger.exception("Could not store the turn of run %s", run_id)
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await answer.stop()
                 await self._claims.release(turn.session_id, turn.message_id)
             yield AnswerStarted(turn.session_id, turn.message_id, run_id)
             yield AnswerFailed(error if isinstance(error, Conflict) else StorageFailure())
             return
         progress = _Progress()
         failure: CitestreamError | None = None
-        answer: AnswerInProgress | None = None
         self._metrics.active_streams.inc()
         try:
-            answer = self._pipeline.start(AnswerRequest(turn.query, turn.history, turn.collection))
             yield AnswerStarted(turn.session_id, turn.message_id, run_id)
             async for delta in answer.deltas():
                 if not progress.parts:

@@ -12,7 +12,7 @@ from httpx_sse import aconnect_sse
 from tests.conftest import MakeSettings
 from tests.support.llama_server import llama_cpp_server
 from tests.support.server import serve
-from tests.support.sse import decode, read_messages
+from tests.support.sse import answer_text, decode, read_messages
 from tests.support.tcp_proxy import tcp_proxy
 
 pytestmark = pytest.mark.llamacpp
@@ -51,7 +51,8 @@ async def test_answer_streams_from_an_openai_compatible_server(
     assert events[0].event == "meta"
     assert events[-1].event == "source"
     assert events[-1].data[0]["document"] == "cancellation.md"
-    assert len([e for e in events if e.event == "message"]) >= 3
+    # Tokens that arrive while the server is busy are sent joined: count the model's tokens.
+    assert answer_text(events).strip()
     assert 3 <= tokens <= 24
 
 

@@ -41,7 +41,8 @@ class Store:
         then begin."""
         claim = await self.claims.claim(session_id, answer_id, HOLD)
         assert claim in (ClaimResult.CLAIMED, ClaimResult.MISSING)
-        await self.turns.begin(session_id, answer_id, question, HOLD)
+        new = claim == ClaimResult.MISSING
+        await self.turns.begin(session_id, answer_id, question, HOLD, new_session=new)
 
 
 def outcome(content: str, status: MessageStatus) -> TurnOutcome:

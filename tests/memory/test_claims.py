@@ -13,7 +13,7 @@ from tests.support.stored import stored_messages
 async def test_a_session_holds_one_answer_at_a_time(store: Store) -> None:
     session_id, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     assert await store.claims.claim(uuid.uuid4(), first, HOLD) == ClaimResult.MISSING
-    await store.turns.begin(session_id, first, "Q1", HOLD)  # a new session starts claimed
+    await store.turns.begin(session_id, first, "Q1", HOLD, new_session=True)  # starts claimed
     assert await store.claims.claim(session_id, second, HOLD) == ClaimResult.BUSY
     await store.turns.finish(session_id, first, outcome("A1", MessageStatus.COMPLETE))
     assert await store.claims.claim(session_id, second, HOLD) == ClaimResult.CLAIMED
@@ -26,7 +26,7 @@ async def test_a_session_holds_one_answer_at_a_time(store: Store) -> None:
 
 async def test_a_claim_left_by_a_dead_worker_expires(store: Store) -> None:
     session_id, dead, alive = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await store.turns.begin(session_id, dead, "Q1", HOLD)
+    await store.turns.begin(session_id, dead, "Q1", HOLD, new_session=True)
     store.clock.advance(HOLD.total_seconds() - 1)
     assert await store.claims.claim(session_id, alive, HOLD) == ClaimResult.BUSY
     store.clock.advance(2)
@@ -40,7 +40,7 @@ async def test_a_claim_left_by_a_dead_worker_expires(store: Store) -> None:
 
 async def test_starting_the_answer_extends_a_short_reservation(store: Store) -> None:
     session_id, first, second, third = (uuid.uuid4() for _ in range(4))
-    await store.turns.begin(session_id, first, "Q1", HOLD)
+    await store.turns.begin(session_id, first, "Q1", HOLD, new_session=True)
     await store.turns.finish(session_id, first, outcome("A1", MessageStatus.COMPLETE))
     assert await store.claims.claim(session_id, second, timedelta(seconds=30)) == "claimed"
     await store.turns.begin(session_id, second, "Q2", HOLD)

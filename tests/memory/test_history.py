@@ -40,7 +40,7 @@ async def test_history_is_the_recent_window_with_interrupted_answers_marked(stor
 async def test_history_is_served_from_the_cache_and_kept_current(tmp_path: Path) -> None:
     store = await open_store(tmp_path / "cached.db")
     session_id, answer_id = uuid.uuid4(), uuid.uuid4()
-    await store.turns.begin(session_id, answer_id, "Q1", HOLD)
+    await store.turns.begin(session_id, answer_id, "Q1", HOLD, new_session=True)
     assert await store.cache.get(session_id) is None  # a new turn invalidates the window
     await store.turns.finish(session_id, answer_id, outcome("A1", MessageStatus.COMPLETE))
     cached = await store.cache.get(session_id)  # write-through: the finished turn is cached

@@ -15,7 +15,7 @@ from tests.support.stored import stored_messages
 
 async def test_a_turn_is_finished_exactly_once(store: Store) -> None:
     session_id, answer_id = uuid.uuid4(), uuid.uuid4()
-    await store.turns.begin(session_id, answer_id, "Question?", HOLD)
+    await store.turns.begin(session_id, answer_id, "Question?", HOLD, new_session=True)
     first = await store.turns.finish(
         session_id, answer_id, outcome("Partial", MessageStatus.INTERRUPTED)
     )
@@ -55,7 +55,7 @@ async def test_an_answer_whose_reservation_was_taken_cannot_start(store: Store) 
 async def test_times_come_from_the_clock(store: Store) -> None:
     session_id, answer_id = uuid.uuid4(), uuid.uuid4()
     asked_at = store.clock.now()
-    await store.turns.begin(session_id, answer_id, "Question?", HOLD)
+    await store.turns.begin(session_id, answer_id, "Question?", HOLD, new_session=True)
     store.clock.advance(7)
     await store.turns.finish(session_id, answer_id, outcome("Answer", MessageStatus.COMPLETE))
 

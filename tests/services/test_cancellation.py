@@ -116,7 +116,9 @@ async def test_disconnect_while_retrieving_cancels_the_search(make_settings: Mak
 
 
 async def test_many_disconnects_leave_nothing_running(make_settings: MakeSettings) -> None:
-    settings = make_settings(llm={"fake_tokens": 64, "fake_delay_ms": 5})
+    # Long answers: every client leaves before its answer could end, however busy the machine
+    # (tokens that pile up are sent joined, so "after n events" can mean many tokens).
+    settings = make_settings(llm={"fake_tokens": 2000, "fake_delay_ms": 5})
     async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
 
         async def leave_after(count: int) -> None:
