@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import Protocol
 
 from app.container import Container
-from app.core.migrations import ensure_schema_is_current, upgrade_to_head
 from app.core.names import DEFAULT_COLLECTION
+from app.core.schema import ensure_schema
 from app.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -78,12 +78,11 @@ class AppLifecycle:
             return
         settings: Settings = self.container.settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if settings.auto_migrate:
-            # Alembic runs its own event loop: keep it in a worker thread.
-            await asyncio.to_thread(upgrade_to_head, settings.database.url)
         database = self.container.database()
         self._closes("database", database)
-        await ensure_schema_is_current(database.engine)
+        await ensure_schema(
+            database.engine, settings.database.url, auto_migrate=settings.auto_migrate
+        )
         self._closes("window cache", self.container.window_cache())
         self._storage_open = True
 

@@ -15,8 +15,10 @@ from app.core.migrations import (
     alembic_config,
     downgrade_to_base,
     ensure_schema_is_current,
+    head_revision,
     upgrade_to_head,
 )
+from app.core.schema import SCHEMA_REVISION
 from app.main import create_app
 from tests.conftest import MakeSettings
 
@@ -77,3 +79,8 @@ async def test_server_refuses_a_schema_newer_than_the_code(make_settings: MakeSe
     with pytest.raises(CitestreamError, match="does not know"):
         async with app.router.lifespan_context(app):
             pass
+
+
+def test_the_code_names_the_newest_migration_as_its_schema() -> None:
+    # The server checks the schema against this constant without loading Alembic.
+    assert head_revision("sqlite+aiosqlite://") == SCHEMA_REVISION
