@@ -22,6 +22,8 @@ from app.llms.base import AsyncStreamingLLM
 logger = logging.getLogger(__name__)
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Longest wait for the thread to finish the token it is computing after a stop.
+_STOP_WAIT_S = 5.0
 
 
 def bundled_smollm2_path() -> Path:
@@ -75,6 +77,7 @@ class LlamaCppLLM(AsyncStreamingLLM):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | _Finished] = asyncio.Queue()
         stop = threading.Event()
+        started = threading.Event()
         payload = [{"role": m.role.value, "content": m.content or ""} for m in messages]
 
         def hand_over(item: str | BaseException | _Finished) -> None:
@@ -83,6 +86,7 @@ class LlamaCppLLM(AsyncStreamingLLM):
                 loop.call_soon_threadsafe(queue.put_nowait, item)
 
         def generate() -> None:
+            started.set()
             if stop.is_set():  # the caller left while this generation waited its turn
                 hand_over(_Finished())
                 return
@@ -111,7 +115,7 @@ class LlamaCppLLM(AsyncStreamingLLM):
                     stream.close()
                 hand_over(_Finished())
 
-        loop.run_in_executor(self._worker, generate)
+        generation = loop.run_in_executor(self._worker, generate)
         try:
             while not isinstance(item := await queue.get(), _Finished):
                 if isinstance(item, BaseException):
@@ -119,6 +123,12 @@ class LlamaCppLLM(AsyncStreamingLLM):
                 yield item
         finally:
             stop.set()
+            if started.is_set():
+                # Stopped means the thread has stopped: it sees the flag after at most one
+                # more token, so whoever stopped the model finds it quiet.
+                await asyncio.wait({generation}, timeout=_STOP_WAIT_S)
+            else:
+                generation.cancel()  # still waiting for its turn: it never starts
 
     async def aclose(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)

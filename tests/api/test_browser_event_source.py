@@ -71,7 +71,7 @@ async def test_event_source_in_chromium_gets_every_event_with_its_id(
             received: list[dict[str, Any]] = await page.evaluate(LISTEN, STREAM_URL)
             # The console renders every endpoint from local assets (no CDN here).
             operations = page.locator(".opblock-summary-path")
-            await operations.first.wait_for(timeout=15000)
+            await operations.first.wait_for(timeout=60000)
             paths = set(await operations.all_inner_texts())
             await page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
         finally:

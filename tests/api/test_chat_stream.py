@@ -28,7 +28,7 @@ async def _collect(
 async def test_stream_sends_meta_then_messages_then_sources(make_settings: MakeSettings) -> None:
     async with (
         serve(make_settings(llm={"fake_tokens": 24})) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         response, events = await _collect(client, "POST", "/api/chat/stream", json=QUESTION)
 
@@ -81,7 +81,7 @@ async def test_tokens_arrive_as_they_are_produced(make_settings: MakeSettings) -
     arrivals: list[float] = []
     async with (
         serve(settings) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
         aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source,
     ):
         async for sse in source.aiter_sse():
@@ -95,7 +95,7 @@ async def test_tokens_arrive_as_they_are_produced(make_settings: MakeSettings) -
 async def test_get_endpoint_serves_event_source_clients(make_settings: MakeSettings) -> None:
     async with (
         serve(make_settings(llm={"fake_tokens": 8})) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         _, first = await _collect(
             client, "GET", "/api/chat/stream", params={"query": "How do I cancel a stream?"}
@@ -117,7 +117,7 @@ async def test_get_endpoint_serves_event_source_clients(make_settings: MakeSetti
 async def test_plain_text_streams_the_answer_and_cited_sources(make_settings: MakeSettings) -> None:
     async with (
         serve(make_settings(llm={"fake_tokens": 16})) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         _, events = await _collect(client, "POST", "/api/chat/stream", json=QUESTION)
         response = await client.post(
@@ -134,7 +134,7 @@ async def test_plain_text_streams_the_answer_and_cited_sources(make_settings: Ma
 async def test_post_chat_returns_the_whole_answer(make_settings: MakeSettings) -> None:
     async with (
         serve(make_settings(llm={"fake_tokens": 16})) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         response = await client.post("/api/chat", json=QUESTION)
     body = response.json()
@@ -147,7 +147,7 @@ async def test_post_chat_returns_the_whole_answer(make_settings: MakeSettings) -
 async def test_nothing_retrieved_still_ends_with_an_empty_source_event(
     make_settings: MakeSettings,
 ) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         _, events = await _collect(
             client, "POST", "/api/chat/stream", json={"query": "xylophone quasar zeppelin"}
         )
@@ -162,7 +162,7 @@ async def test_heartbeat_comments_keep_a_slow_stream_alive(make_settings: MakeSe
     )
     async with (
         serve(settings) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
         client.stream("POST", "/api/chat/stream", json=QUESTION) as response,
     ):
         lines = [line async for line in response.aiter_lines()]
@@ -170,7 +170,7 @@ async def test_heartbeat_comments_keep_a_slow_stream_alive(make_settings: MakeSe
 
 
 async def test_openapi_documents_the_stream_contract(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         schema = (await client.get("/openapi.json")).json()
         docs = await client.get("/docs")
     assert docs.status_code == 200
@@ -183,7 +183,7 @@ async def test_openapi_documents_the_stream_contract(make_settings: MakeSettings
 
 
 async def test_health_and_metrics(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         health = (await client.get("/healthz")).json()
         await client.post("/api/chat", json=QUESTION)
         metrics = (await client.get("/metrics")).text
@@ -203,7 +203,7 @@ async def test_an_event_source_reconnecting_gets_the_rest_of_the_same_answer(
     make_settings: MakeSettings,
 ) -> None:
     settings = make_settings(llm={"fake_tokens": 40, "fake_delay_ms": 10})
-    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(settings) as server, server.client() as client:
         url = "/api/chat/stream"
         params = {"query": "How do I cancel a stream?"}
         before = await collect(client, "GET", url, params=params, stop_after=6)  # then cut
@@ -225,7 +225,7 @@ async def test_an_event_source_reconnecting_gets_the_rest_of_the_same_answer(
 async def test_an_event_source_reconnecting_to_a_run_that_is_gone_is_told_to_stop(
     make_settings: MakeSettings,
 ) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         for last_event_id in (f"{uuid.uuid4()}:7", "7", "garbage"):
             response = await client.get(
                 "/api/chat/stream",

@@ -67,7 +67,7 @@ UploadFile = tuple[str, bytes]
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a real server over `settings`."""
-    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(settings) as server, server.client() as client:
         yield client
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -55,7 +54,7 @@ async def test_bad_input_is_a_clear_problem_with_no_side_effect(
     field: str,
     says: str,
 ) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         response = await client.post(path, **request_kwargs)
         stored = await _stored_rows(server)
         tokens = await server.metric("citestream_llm_tokens_total")
@@ -85,7 +84,7 @@ async def test_bad_input_is_a_clear_problem_with_no_side_effect(
 async def test_bad_event_source_query_is_a_problem(
     make_settings: MakeSettings, params: dict[str, str], says: str
 ) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         response = await client.get("/api/chat/stream", params=params)
         stored = await _stored_rows(server)
     assert response.status_code == 422
@@ -96,7 +95,7 @@ async def test_bad_event_source_query_is_a_problem(
 
 async def test_unknown_session_is_not_found(make_settings: MakeSettings) -> None:
     missing = uuid.uuid4()
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         response = await client.post(
             "/api/chat/stream", json={"query": "hi", "session_id": str(missing)}
         )
@@ -109,7 +108,7 @@ async def test_unknown_session_is_not_found(make_settings: MakeSettings) -> None
 
 async def test_query_limit_is_configurable(make_settings: MakeSettings) -> None:
     settings = make_settings(chat={"max_query_chars": 10})
-    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(settings) as server, server.client() as client:
         too_long = await client.post("/api/chat", json={"query": "eleven char"})
         fits = await client.post("/api/chat", json={"query": "ten chars!"})
     assert too_long.status_code == 422
@@ -118,7 +117,7 @@ async def test_query_limit_is_configurable(make_settings: MakeSettings) -> None:
 
 
 async def test_unknown_route_is_a_problem_too(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         response = await client.get("/api/nothing-here")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"

@@ -69,7 +69,7 @@ def _assert_problem(response: httpx.Response, status: int, code: str) -> dict[st
 
 async def _list_get_delete(server: LiveServer) -> None:
     """The common journey, run on SQLite and on PostgreSQL."""
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.client() as client:
         first = await _ask(client, QUESTIONS[0])
         second = await _ask(client, QUESTIONS[1])
         await _ask(client, "And heartbeats?", first)
@@ -102,7 +102,7 @@ async def test_list_get_delete(make_settings: MakeSettings, database_url: str) -
 
 
 async def test_sessions_are_listed_most_recently_active_first(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         ids = [await _ask(client, question) for question in QUESTIONS]
         body = (await client.get("/api/sessions")).json()
         assert [item["id"] for item in body["items"]] == ids[::-1]
@@ -118,7 +118,7 @@ async def test_sessions_are_listed_most_recently_active_first(make_settings: Mak
 
 
 async def test_session_list_pages_cover_every_session_once(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         for question in QUESTIONS:
             await _ask(client, question)
         everything = await _ids(client, limit=100)
@@ -133,7 +133,7 @@ async def test_session_list_pages_cover_every_session_once(make_settings: MakeSe
 
 
 async def test_no_sessions_is_an_empty_page(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         body = (await client.get("/api/sessions")).json()
     assert body == {"items": [], "total": 0, "limit": 20, "offset": 0}
 
@@ -150,7 +150,7 @@ BAD_PAGES = [
 async def test_out_of_range_pages_are_problems(
     make_settings: MakeSettings, params: dict[str, Any], field: str
 ) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         session = await _ask(client, QUESTIONS[0])
         for path in ("/api/sessions", f"/api/sessions/{session}"):
             body = _assert_problem(await client.get(path, params=params), 422, "invalid_input")
@@ -160,7 +160,7 @@ async def test_out_of_range_pages_are_problems(
 async def test_a_session_shows_its_messages_in_conversation_order(
     make_settings: MakeSettings,
 ) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         session = await _ask(client, QUESTIONS[0])
         await _ask(client, QUESTIONS[1], session)
         body = (await client.get(f"/api/sessions/{session}")).json()
@@ -190,7 +190,7 @@ async def test_a_session_shows_its_messages_in_conversation_order(
 
 
 async def test_message_pages_cover_every_message_once(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         session = await _ask(client, QUESTIONS[0])
         await _ask(client, QUESTIONS[1], session)
         path = f"/api/sessions/{session}"
@@ -214,7 +214,7 @@ async def test_message_pages_cover_every_message_once(make_settings: MakeSetting
 
 
 async def test_unknown_or_malformed_session_ids_are_problems(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         unknown = f"/api/sessions/{uuid.uuid4()}"
         _assert_problem(await client.get(unknown), 404, "not_found")
         _assert_problem(await client.patch(unknown, json={"title": "x"}), 404, "not_found")
@@ -226,7 +226,7 @@ async def test_unknown_or_malformed_session_ids_are_problems(make_settings: Make
 
 
 async def test_renaming_a_session(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         session = await _ask(client, "  How do I   cancel\na stream?  ")
         before = (await client.get(f"/api/sessions/{session}")).json()
         assert before["title"] == "How do I cancel a stream?"
@@ -264,7 +264,7 @@ BAD_TITLES: list[tuple[str, dict[str, Any], str, str]] = [
 async def test_bad_titles_are_problems_and_change_nothing(
     make_settings: MakeSettings, case: str, payload: dict[str, Any], field: str, says: str
 ) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         session = await _ask(client, QUESTIONS[0])
         response = await client.patch(f"/api/sessions/{session}", json=payload)
         body = _assert_problem(response, 422, "invalid_input")
@@ -274,7 +274,7 @@ async def test_bad_titles_are_problems_and_change_nothing(
 
 
 async def test_delete_removes_only_that_session(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         doomed = await _ask(client, QUESTIONS[0])
         await _ask(client, QUESTIONS[1], doomed)
         kept = await _ask(client, QUESTIONS[2])
@@ -292,7 +292,7 @@ async def test_delete_removes_only_that_session(make_settings: MakeSettings) -> 
 
 
 async def test_delete_forgets_the_cached_window(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         session = await _ask(client, QUESTIONS[0])
         windows = server.container.window_cache()
         assert await windows.get(uuid.UUID(session)) is not None, "a finished turn is cached"
@@ -305,7 +305,7 @@ async def test_delete_forgets_the_cached_window(make_settings: MakeSettings) -> 
 
 
 async def test_openapi_documents_the_sessions_api(make_settings: MakeSettings) -> None:
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         schema = (await client.get("/openapi.json")).json()
     item = schema["paths"]["/api/sessions/{session_id}"]
     assert set(item) == {"get", "patch", "delete"}
@@ -317,7 +317,7 @@ async def test_openapi_documents_the_sessions_api(make_settings: MakeSettings) -
 
 async def test_a_session_that_is_answering_cannot_be_deleted(make_settings: MakeSettings) -> None:
     settings = make_settings(llm={"fake_tokens": 40, "fake_delay_ms": 20})
-    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(settings) as server, server.client() as client:
         async with client.stream(
             "POST", "/api/chat/stream", json={"query": QUESTIONS[0]}
         ) as response:
@@ -346,7 +346,7 @@ async def test_answers_stored_before_citations_named_pages_still_read_back(
         "metadata": {"title": "Cancelling a stream"},
         "cited": True,
     }
-    async with serve(make_settings()) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(make_settings()) as server, server.client() as client:
         session = await _ask(client, QUESTIONS[0])
         async with server.container.database().session() as db:
             answer = await db.scalar(

@@ -51,14 +51,14 @@ async def test_every_event_of_real_streams_matches_the_published_schema(
 ) -> None:
     async with (
         serve(make_settings(llm={"fake_tokens": 12})) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         spec = (await client.get("/openapi.json")).json()
         answered = await _events(client, {"query": "How do I cancel a stream?"})
         nothing_found = await _events(client, {"query": "xylophone quasar zeppelin"})
     async with (
         serve(make_settings(), llm=BrokenLLM(good_tokens=2)) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         failed = await _events(client, {"query": "How do I cancel a stream?"})
 
@@ -83,7 +83,7 @@ async def test_json_answers_and_problems_match_the_published_schemas(
 ) -> None:
     async with (
         serve(make_settings(llm={"fake_tokens": 8})) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         spec = (await client.get("/openapi.json")).json()
         answer = await client.post("/api/chat", json={"query": "How do I cancel a stream?"})

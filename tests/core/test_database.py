@@ -33,7 +33,7 @@ async def test_a_reader_does_not_wait_for_a_writer_and_writers_queue(tmp_path: P
 
         holding = asyncio.create_task(slow_writer())
         await asyncio.sleep(0.2)
-        async with asyncio.timeout(2), database.reading() as db:
+        async with asyncio.timeout(10), database.reading() as db:
             # The reader sees the last committed state at once, beside the open write.
             assert (await db.execute(text("SELECT n FROM counter"))).scalar_one() == 0
         queued = [asyncio.create_task(writer()) for _ in range(5)]

@@ -69,7 +69,7 @@ async def test_disconnect_closes_the_upstream_http_stream(
                 await read_messages(source, 3)
                 assert connections.open == 1  # the upstream stream is live
             await server.wait_for_metric("citestream_active_streams", 0)
-            await asyncio.wait_for(connections.all_closed.wait(), timeout=5)
+            await asyncio.wait_for(connections.all_closed.wait(), timeout=30)
             settled = await server.metric("citestream_llm_tokens_total")
             await asyncio.sleep(0.5)
             assert await server.metric("citestream_llm_tokens_total") == settled

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.cli.local_files import incoming
@@ -117,7 +116,7 @@ async def test_a_server_answers_with_hybrid_retrieval(
     make_settings: MakeSettings, embeddings_port: int
 ) -> None:
     settings = _dense_settings(make_settings, embeddings_port, mode="hybrid")
-    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(settings) as server, server.client() as client:
         health = (await client.get("/healthz")).json()
         answer = await client.post("/api/chat", json={"query": "How do I cancel a stream?"})
     assert health["retrieval"] == "hybrid"

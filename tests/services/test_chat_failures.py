@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 from httpx_sse import aconnect_sse
 from sqlalchemy import text
 
@@ -22,7 +21,7 @@ QUESTION = {"query": "How do I cancel a stream?"}
 async def test_llm_failure_mid_answer_ends_with_an_error_event(make_settings: MakeSettings) -> None:
     async with (
         serve(make_settings(), llm=BrokenLLM(good_tokens=3)) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
             events = [decode(sse) async for sse in source.aiter_sse()]
@@ -54,7 +53,7 @@ async def test_llm_failure_in_plain_text_ends_with_an_error_line(
 ) -> None:
     async with (
         serve(make_settings(), llm=BrokenLLM(good_tokens=3)) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         response = await client.post(
             "/api/chat/stream", json=QUESTION, headers={"Accept": "text/plain"}
@@ -71,7 +70,7 @@ async def test_llm_failure_without_streaming_is_a_bad_gateway_problem(
 ) -> None:
     async with (
         serve(make_settings(), llm=BrokenLLM(good_tokens=3)) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         response = await client.post("/api/chat", json=QUESTION)
     assert response.status_code == 502
@@ -86,7 +85,7 @@ async def test_an_answer_over_the_time_limit_ends_with_a_timeout_event(
     settings = make_settings(
         llm={"fake_tokens": 64, "fake_delay_ms": 20}, chat={"answer_timeout_s": 0.3}
     )
-    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(settings) as server, server.client() as client:
         async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
             events = [decode(sse) async for sse in source.aiter_sse()]
         await server.wait_for_metric("citestream_active_streams", 0)
@@ -119,7 +118,7 @@ async def test_a_turn_that_cannot_be_saved_ends_with_an_error_and_frees_the_sess
     make_settings: MakeSettings,
 ) -> None:
     settings = make_settings(llm={"fake_tokens": 10, "fake_delay_ms": 20})
-    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(settings) as server, server.client() as client:
         first = (await client.post("/api/chat", json=QUESTION)).json()
         follow_up = {**QUESTION, "session_id": first["session_id"]}
         engine = server.container.database().engine

@@ -72,7 +72,7 @@ async def test_random_disconnects_store_each_turn_exactly_once(
     settings.database.auto_migrate = True
     chance = random.Random(20261121)
     shown: dict[str, list[tuple[str, bool]]] = {}
-    async with serve(settings) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with serve(settings) as server, server.client() as client:
         sessions: list[str | None] = [None, None, None]
         for run in range(RUNS):
             slot = run % len(sessions)

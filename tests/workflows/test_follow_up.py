@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 from httpx_sse import aconnect_sse
 
 from app.container import Container
@@ -23,7 +22,7 @@ async def test_follow_up_is_condensed_with_the_history_before_retrieval(
     )
     async with (
         serve(make_settings(), llm=llm) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         first = (await client.post("/api/chat", json={"query": "How do I cancel a stream?"})).json()
         # Alone, "How often?" matches nothing; condensed with the history it finds heartbeats.md.
@@ -55,7 +54,7 @@ async def test_interrupted_answer_is_shown_to_the_next_condense_step_as_interrup
     )
     async with (
         serve(make_settings(), llm=llm) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         async with aconnect_sse(
             client, "POST", "/api/chat/stream", json={"query": "How do I cancel a stream?"}
@@ -92,7 +91,7 @@ async def test_condensing_stops_the_model_at_the_end_of_the_rewritten_question(
     )
     async with (
         serve(container.settings(), container, llm=llm) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         first = (await client.post("/api/chat", json={"query": "Tell me about heartbeats"})).json()
         before = await server.metric("citestream_llm_tokens_total")
