@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
 
+import anyio.lowlevel
+
 T = TypeVar("T")
 
 
@@ -51,11 +53,11 @@ class LocalRunLog(Generic[T]):
         self.listeners += 1
         try:
             while True:
-                # Suspend once per batch, even when more is already there: a listener that has
-                # gone is cancelled at a suspension point, and a fast model would otherwise keep
-                # this loop busy until the answer ends. Meanwhile more events pile up into the
-                # next batch.
-                await asyncio.sleep(0)
+                # A checkpoint per batch, even when more is already there: a listener that has
+                # gone is cancelled here at once. (While appends keep waking this task, anyio's
+                # delivery of a cancellation can keep finding it just woken, and wait until the
+                # answer ends.) Meanwhile more events pile up into the next batch.
+                await anyio.lowlevel.checkpoint()
                 if cursor < len(self._events):
                     batch = list(enumerate(self._events[cursor:], start=cursor + 1))
                     cursor = len(self._events)

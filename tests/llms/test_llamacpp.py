@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import resource
 import time
 
@@ -105,6 +106,9 @@ async def test_two_streams_share_the_model_one_generation_at_a_time(
     assert first[-1] == second[-1] == "source"
     # The event loop stays free while llama.cpp works in its thread.
     assert max(delays) < 0.5, delays
-    # One generation at a time: one answer's tokens all come before the other's.
-    earlier, later = sorted(arrivals.values(), key=lambda times: times[0])
-    assert earlier[-1] <= later[0]
+    # One generation at a time: one answer's tokens come before the other's. Compared on the
+    # client's clock, delivery can blur the hand-over by a token or two; two generations side
+    # by side would interleave all along (16 tokens each: dozens of switches).
+    merged = sorted((time, number) for number, times in arrivals.items() for time in times)
+    switches = sum(1 for (_, a), (_, b) in itertools.pairwise(merged) if a != b)
+    assert switches <= 3, merged
