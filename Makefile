@@ -42,7 +42,8 @@ browser:
 			&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "note: Chromium not installed; the browser test will skip"
 
-bench: install  ## Measure streaming, history loading, retrieval quality and speed (prints numbers)
+bench: install  ## Measure start-up, streaming, history loading, retrieval quality and speed
+	$(UV) run python -m bench.startup
 	$(UV) run python -m bench.streaming
 	$(UV) run python -m bench.history
 	$(UV) run citestream evaluate

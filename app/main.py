@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             allow_origins=settings.server.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Content-Type", "Accept", "Last-Event-ID"],
-            expose_headers=["X-Session-Id", "X-Message-Id"],
+            expose_headers=["X-Session-Id", "X-Message-Id", "X-Run-Id", "Retry-After"],
         )
     install_problem_handlers(app)
     app.include_router(chat.router)

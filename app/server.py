@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from types import FrameType
 
 import uvicorn
@@ -32,9 +31,9 @@ class DrainingServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._draining is not None or self.should_exit:
-            # A second signal: stop now (uvicorn's own Ctrl+C behaviour).
+            # A second signal: stop now, without waiting for connections to close.
             self.should_exit = True
-            self.force_exit = sig == signal.SIGINT
+            self.force_exit = True
             return
         # A signal handler runs between two bytecodes of the loop's thread: hand the work to
         # the loop rather than touching it from here.

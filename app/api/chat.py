@@ -120,6 +120,9 @@ async def _resume(runs: RunService, last_event_id: str, settings: Settings) -> R
     try:
         run_id, after = uuid.UUID(run), int(number)
         record = await runs.status(run_id)
+        if record.final_seq is not None and after >= record.final_seq:
+            # A browser that kept its EventSource open after the final event: nothing more.
+            return Response(status_code=204)
         batches = await runs.follow(run_id, after)
     except (ValueError, NotFound):
         return Response(status_code=204)  # nothing to resume: the browser stops reconnecting

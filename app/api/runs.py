@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated, Any
 
 from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from app.api.openapi import STREAM_RESPONSES
@@ -55,7 +55,11 @@ async def start_run(request: RunRequest, http: Request, runs: RunServiceDep) -> 
     response_class=EventSourceResponse,
     response_model=None,
     dependencies=REQUIRE_STARTED,
-    responses={200: STREAM_RESPONSES[200], **_NOT_FOUND},
+    responses={
+        200: STREAM_RESPONSES[200],
+        204: {"description": "Nothing after `Last-Event-ID`: the run had ended there."},
+        **_NOT_FOUND,
+    },
 )
 @inject
 async def follow_run(
@@ -70,11 +74,14 @@ async def follow_run(
         int | None,
         Query(ge=0, description="Resume after this event (for clients without headers)."),
     ] = None,
-) -> EventSourceResponse:
+) -> EventSourceResponse | Response:
     """The run's events (`meta`, `message`…, `source` | `error`) with ids 1, 2, 3…: all of them,
-    or those after `Last-Event-ID`, then live until the final event. Any number of listeners."""
+    or those after `Last-Event-ID`, then live until the final event. Any number of listeners.
+    204 when the final event is already behind `Last-Event-ID` (an EventSource then stops)."""
     after = last_event_id if last_event_id is not None else _event_number(last_event_id_header)
     record = await runs.status(run_id)
+    if record.final_seq is not None and after >= record.final_seq:
+        return Response(status_code=204)
     batches = await runs.follow(run_id, after)
     return EventSourceResponse(
         to_server_sent_events(batches),

@@ -111,6 +111,7 @@ class RunCancelled(CitestreamError):
                 "shutting_down",
                 503,
                 "Shutting down",
+                retry_after_s=2,
             )
         else:
             super().__init__(

@@ -43,6 +43,9 @@ class RunRecord:
     first_token_at: datetime | None = None
     finished_at: datetime | None = None
     error_code: str | None = None
+    # The number of the run's final event, once it has one: a listener that has seen it has
+    # seen everything.
+    final_seq: int | None = None
 
     def but(self, **changes: object) -> RunRecord:
         return replace(self, **changes)  # type: ignore[arg-type]

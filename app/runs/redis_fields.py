@@ -29,6 +29,8 @@ def record_fields(record: RunRecord) -> dict[FieldT, EncodableT]:
             fields[name] = moment.isoformat()
     if record.error_code is not None:
         fields["error_code"] = record.error_code
+    if record.final_seq is not None:
+        fields["final_seq"] = record.final_seq
     return fields
 
 
@@ -50,4 +52,5 @@ def run_record(run_id: uuid.UUID, fields: dict[str, str]) -> RunRecord:
         first_token_at=moment("first_token_at"),
         finished_at=moment("finished_at"),
         error_code=fields.get("error_code"),
+        final_seq=int(fields["final_seq"]) if "final_seq" in fields else None,
     )

@@ -41,7 +41,8 @@ local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local seq = 0
 if #last > 0 then seq = tonumber(string.match(last[1][1], '-(%d+)$')) end
 redis.call('XADD', KEYS[2], '0-' .. (seq + 1), 'k', ARGV[1], 'd', ARGV[2])
-redis.call('HSET', KEYS[1], 'status', 'failed', 'error_code', ARGV[3], 'finished_at', ARGV[4])
+redis.call('HSET', KEYS[1], 'status', 'failed', 'error_code', ARGV[3], 'finished_at', ARGV[4],
+  'final_seq', seq + 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return seq + 1

@@ -101,9 +101,12 @@ class RunExecutor:
 
     async def _append(self, run: LocalRun, event: AnswerEvent) -> None:
         seq = run.log.append(event)
-        if isinstance(event, AnswerDelta) and run.record.first_token_at is None:
+        first_token = isinstance(event, AnswerDelta) and run.record.first_token_at is None
+        if first_token:
             run.record = run.record.but(first_token_at=self._clock.now())
         if self._mirror is not None:
+            if first_token:  # so that GET /api/runs/{id} on another worker shows it too
+                await self._mirror.update(run.record)
             kind, data = encode(event)
             # Awaited: while this write is in flight the model's next tokens are joined into
             # one event, so a fast model costs one Redis round trip per batch, not per token.
@@ -118,7 +121,12 @@ class RunExecutor:
         elif last and isinstance(last[0], AnswerFailed):
             code = last[0].error.code
             status = RunStatus.CANCELLED if code in _CANCELLED_CODES else RunStatus.FAILED
-        run.record = run.record.but(status=status, error_code=code, finished_at=self._clock.now())
+        run.record = run.record.but(
+            status=status,
+            error_code=code,
+            finished_at=self._clock.now(),
+            final_seq=run.log.last_seq or None,
+        )
         run.log.close()
         run.ended = self._clock.monotonic()
         self._metrics.runs.labels(outcome=status.value).inc()

@@ -54,12 +54,14 @@ async def follow_remote(
                 return
             continue
         if not await mirror.owner_alive(record):
-            await _end_for_everyone(mirror, record, on_owner_lost)
+            await end_for_everyone(mirror, record, on_owner_lost)
 
 
-async def _end_for_everyone(
+async def end_for_everyone(
     mirror: RedisRunMirror, record: RunRecord, on_owner_lost: OwnerLost
 ) -> None:
+    """End a run whose owner is gone: its last event says so, it reads failed, and what it had
+    written is saved as the interrupted answer (by whoever gets there first, once)."""
     kind, data = encode(AnswerFailed(WorkerLost()))
     if await mirror.fail_if_owner_lost(record, StoredEvent(0, kind, data)) is None:
         return  # it ended already, or the owner came back: the next read shows which

@@ -29,7 +29,7 @@ from app.services.answer_events import AnswerEvent
 from app.services.answering import TurnAnswerer
 from app.services.intake import QuestionIntake
 from app.services.run_execution import LocalRun, RunExecutor
-from app.services.run_following import follow_remote
+from app.services.run_following import end_for_everyone, follow_remote
 
 if TYPE_CHECKING:
     from app.runs.redis_mirror import RedisRunMirror
@@ -162,7 +162,11 @@ class RunService:
         if run is not None:
             return run.record
         if self._mirror is not None and (record := await self._mirror.record(run_id)):
-            return record
+            if record.status.finished or await self._mirror.owner_alive(record):
+                return record
+            # Nobody was following it when its worker died: notice now.
+            await end_for_everyone(self._mirror, record, self._owner_lost)
+            return await self._mirror.record(run_id) or record
         raise _unknown(run_id)
 
     async def cancel(self, run_id: uuid.UUID, origin: CancelOrigin = CancelOrigin.API) -> RunRecord:
@@ -175,7 +179,7 @@ class RunService:
             raise _unknown(run_id)
         if record.status.finished:
             return record
-        self._metrics.run_cancels.labels(origin=origin.value).inc()
+        # Counted by the owner, which stops it.
         await self._mirror.request_cancel(record, origin.value)
         # The owner stops it within milliseconds; answer with the state it ends in.
         for _ in range(50):

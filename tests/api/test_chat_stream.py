@@ -214,7 +214,10 @@ async def test_an_event_source_reconnecting_gets_the_rest_of_the_same_answer(
         listed = (await client.get("/api/sessions")).json()
         stored = await stored_messages(server.container.database(), before[0].data["session_id"])
 
+        finished = await client.get(url, params=params, headers={"Last-Event-ID": after[-1].id})
+
     run_id = before[0].data["run_id"]
+    assert finished.status_code == 204  # an EventSource left open after `source` stops
     assert all(event.id.startswith(f"{run_id}:") for event in before + after)
     assert sequence_numbers(before + after) == list(range(1, len(before + after) + 1))
     assert after[-1].event == "source"

@@ -110,6 +110,26 @@ async def test_a_listener_resumes_with_exactly_the_events_after_the_last_it_saw(
     assert replayed >= len(by_header)
 
 
+async def test_a_listener_past_the_final_event_is_told_there_is_nothing_more(
+    make_settings: MakeSettings,
+) -> None:
+    async with (
+        serve(make_settings(llm={"fake_tokens": 8})) as server,
+        server.client() as client,
+    ):
+        started = await _start(client)
+        events = await collect(client, "GET", started["events_url"])
+        after_all = await client.get(
+            started["events_url"], headers={"Last-Event-ID": events[-1].id}
+        )
+        before_last = await collect(
+            client, "GET", started["events_url"], headers={"Last-Event-ID": events[-2].id}
+        )
+    # An EventSource that stays open after `source` reconnects: 204 stops it.
+    assert after_all.status_code == 204
+    assert before_last == events[-1:]
+
+
 async def test_any_number_of_listeners_get_the_same_events(make_settings: MakeSettings) -> None:
     async with (
         serve(make_settings(llm={"fake_tokens": 30, "fake_delay_ms": 5})) as server,

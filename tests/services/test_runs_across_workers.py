@@ -37,13 +37,17 @@ def _env(make_settings: MakeSettings, postgres_url: str, tokens: int) -> dict[st
     }
 
 
-async def _tokens(client: httpx.AsyncClient, url: str) -> float:
+async def _metric(client: httpx.AsyncClient, url: str, name: str, **labels: str) -> float:
     text = (await client.get(f"{url}/metrics")).text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "citestream_llm_tokens_total":
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
-    raise AssertionError("no token counter")
+    raise AssertionError(f"no {name} {labels}")
+
+
+async def _tokens(client: httpx.AsyncClient, url: str) -> float:
+    return await _metric(client, url, "citestream_llm_tokens_total")
 
 
 async def _stored_answer(client: httpx.AsyncClient, url: str, session_id: str) -> dict[str, Any]:
@@ -90,14 +94,22 @@ async def test_a_cancel_sent_to_one_worker_stops_the_model_on_the_other(
             ]
             while await _tokens(client, a.url) < 10:  # noqa: ASYNC110 - polling over HTTP
                 await asyncio.sleep(0.02)
+            seen_from_b = (await client.get(f"{b.url}/api/runs/{started['run_id']}")).json()
             cancelled = (await client.post(f"{b.url}/api/runs/{started['run_id']}/cancel")).json()
             at_cancel = await _tokens(client, a.url)
             received = await asyncio.gather(*listeners)
             await asyncio.sleep(0.5)  # 25 token-times: a model still running would show
             after = await _tokens(client, a.url)
             stored = await _stored_answer(client, a.url, started["session_id"])
+            counted = [
+                await _metric(client, url, "citestream_run_cancels_total", origin="api")
+                for url in (a.url, b.url)
+            ]
 
+    assert seen_from_b["status"] == "running"
+    assert seen_from_b["first_token_at"] is not None  # the owner says so through Redis
     assert cancelled["status"] == "cancelled"
+    assert counted == [1, 0]  # counted once, by the worker that stopped it
     assert after == at_cancel < 2000  # the owner's model stopped before the cancel returned
     for listened in received:
         assert listened[-1].event == "error"
@@ -136,3 +148,29 @@ async def test_when_the_owner_dies_listeners_elsewhere_hear_it(
     assert stored["status"] == MessageStatus.INTERRUPTED
     assert stored["content"] == answer_text(heard)
     assert retry.status_code == 202  # the dead worker's session was freed
+
+
+async def test_a_run_whose_worker_died_unwatched_reads_failed_when_asked(
+    make_settings: MakeSettings, postgres_url: str, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(upgrade_to_head, postgres_url)
+    with worker_processes(2, _env(make_settings, postgres_url, 2000), tmp_path) as (a, b):
+        async with httpx.AsyncClient(timeout=60) as client:
+            started = (
+                await client.post(f"{a.url}/api/runs", json={**QUESTION, "background": True})
+            ).json()
+            while await _tokens(client, a.url) < 10:  # noqa: ASYNC110 - polling over HTTP
+                await asyncio.sleep(0.02)
+            a.process.send_signal(signal.SIGKILL)
+            async with asyncio.timeout(60):  # the liveness key lives 1 s here
+                while (  # noqa: ASYNC110 - polling over HTTP
+                    state := (await client.get(f"{b.url}/api/runs/{started['run_id']}")).json()
+                )["status"] == "running":
+                    await asyncio.sleep(0.2)
+            stored = await _stored_answer(client, b.url, started["session_id"])
+            replay = await collect(client, "GET", f"{b.url}/api/runs/{started['run_id']}/events")
+
+    assert (state["status"], state["error_code"]) == ("failed", "worker_lost")
+    assert replay[-1].data["code"] == "worker_lost"
+    assert stored["status"] == MessageStatus.INTERRUPTED
+    assert stored["content"] == answer_text(replay)
