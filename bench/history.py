@@ -55,7 +55,9 @@ async def _seed(
         answer_id = uuid.uuid4()
         if turn:
             await claims.claim(session_id, answer_id, hold)
-        await turns.begin(session_id, answer_id, f"Question {turn} about streams?", hold)
+        await turns.begin(
+            session_id, answer_id, f"Question {turn} about streams?", hold, new_session=turn == 0
+        )
         outcome = TurnOutcome(
             content=f"Answer {turn}: close the connection to stop the stream [1]. " * 4,
             status=MessageStatus.COMPLETE,

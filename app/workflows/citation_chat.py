@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import aclosing
-from typing import Protocol
+from typing import Any, Protocol
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.llms.generic_utils import messages_to_history_str
@@ -23,6 +23,7 @@ from llama_index.core.query_engine.citation_query_engine import CITATION_REFINE_
 from llama_index.core.response_synthesizers import ResponseMode, get_response_synthesizer
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.workflow import Context, Workflow, step
+from workflows.decorators import StepFunction
 
 from app.core.errors import CitestreamError, LLMFailure, RetrievalFailure
 from app.core.names import DEFAULT_COLLECTION
@@ -58,10 +59,18 @@ class CitationChatWorkflow(Workflow):
         search: PassageSearch,
         timeout: float | None,
     ) -> None:
+        self._steps: dict[str, StepFunction[..., Any]] | None = None
         super().__init__(timeout=timeout)
         self._llm = llm
         self._citation_engine = citation_engine
         self._search = search
+
+    def _get_steps(self) -> dict[str, StepFunction[..., Any]]:
+        # The workflows library asks for the steps several times per run and finds them with
+        # inspect.getmembers each time; this workflow's steps never change once it is built.
+        if self._steps is None:
+            self._steps = super()._get_steps()
+        return self._steps
 
     @step
     async def condense(self, ctx: Context, ev: ChatRequested) -> QuestionCondensed:
