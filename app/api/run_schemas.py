@@ -52,3 +52,9 @@ class RunState(BaseModel):
     error_code: str | None = Field(
         description="Why it did not complete: cancelled, shutting_down, worker_lost, llm_error…"
     )
+
+
+class RunList(BaseModel):
+    """Runs, as a query selected them."""
+
+    items: list[RunState]

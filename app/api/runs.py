@@ -10,7 +10,7 @@ from sse_starlette import EventSourceResponse
 from app.api.openapi import STREAM_RESPONSES
 from app.api.problems import problem_response
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
-from app.api.run_schemas import RunRequest, RunStarted, RunState
+from app.api.run_schemas import RunList, RunRequest, RunStarted, RunState
 from app.api.sse import run_headers, to_server_sent_events
 from app.container import Container
 from app.core.errors import InvalidInput
@@ -48,6 +48,20 @@ async def start_run(request: RunRequest, http: Request, runs: RunServiceDep) -> 
         events_url=base,
         cancel_url=str(http.url_for("cancel_run", run_id=str(record.run_id))),
     )
+
+
+@router.get("", response_model=RunList, dependencies=REQUIRE_STARTED)
+@inject
+async def list_runs(
+    runs: RunServiceDep,
+    session_id: Annotated[
+        uuid.UUID, Query(description="The conversation whose running answer to find.")
+    ],
+) -> RunList:
+    """The run answering in a conversation right now, if any (`items` is then empty): how a
+    client finds an answer again after a reload."""
+    active = await runs.active_run(session_id)
+    return RunList(items=[] if active is None else [RunState.model_validate(active)])
 
 
 @router.get(

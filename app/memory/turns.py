@@ -11,8 +11,9 @@ from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.database import Database
@@ -66,16 +67,15 @@ class TurnStore:
         now = self._clock.now()
         async with self._database.session() as db:
             if new_session:
-                await db.execute(
-                    insert(ChatSession).values(
-                        id=session_id,
-                        title=_title_from(query),
-                        collection=collection,
-                        active_message_id=assistant_message_id,
-                        active_until=now + hold_for,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                await _insert_session(
+                    db,
+                    id=session_id,
+                    title=_title_from(query),
+                    collection=collection,
+                    active_message_id=assistant_message_id,
+                    active_until=now + hold_for,
+                    created_at=now,
+                    updated_at=now,
                 )
                 seq = 1
             else:
@@ -208,6 +208,16 @@ class TurnStore:
             return await db.scalar(
                 select(ChatMessage.status).where(ChatMessage.id == assistant_message_id)
             )
+
+
+async def _insert_session(db: AsyncSession, **values: object) -> None:
+    try:
+        await db.execute(insert(ChatSession).values(**values))
+    except IntegrityError:
+        # Two first questions under one client-chosen id: the other one created it first.
+        raise Conflict(
+            f"Session {values['id']} was started by another question at the same moment; ask again."
+        ) from None
 
 
 def _title_from(query: str) -> str:

@@ -94,6 +94,9 @@ class RedisRunMirror:
     def _run_key(self, run_id: uuid.UUID) -> str:
         return f"{self._prefix}:run:{run_id}"
 
+    def _session_key(self, session_id: uuid.UUID) -> str:
+        return f"{self._prefix}:session:{session_id}:run"
+
     def _events_key(self, run_id: uuid.UUID) -> str:
         return f"{self._prefix}:run:{run_id}:events"
 
@@ -128,6 +131,10 @@ class RedisRunMirror:
         pipe.hset(key, mapping=record_fields(record))
         # Until it ends; then the retention period takes over.
         pipe.expire(key, self._retention_s * 10)
+        # The session's latest run, for a client that finds its chat again.
+        pipe.set(
+            self._session_key(record.session_id), str(record.run_id), ex=self._retention_s * 10
+        )
         await self._write("a new run", pipe.execute)
 
     async def append(self, run_id: uuid.UUID, events: list[StoredEvent]) -> None:
@@ -166,6 +173,12 @@ class RedisRunMirror:
         return None if value is None else datetime.fromisoformat(str(value))
 
     # -- any worker ----------------------------------------------------------------------------
+
+    async def latest_run_of(self, session_id: uuid.UUID) -> uuid.UUID | None:
+        """The id of the session's latest run, if Redis still knows one."""
+        async with _unavailable_as_domain_error():
+            value = await self._reader.get(self._session_key(session_id))
+        return None if value is None else uuid.UUID(str(value))
 
     async def record(self, run_id: uuid.UUID) -> RunRecord | None:
         """A run's state, as its owner last wrote it."""

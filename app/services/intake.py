@@ -60,31 +60,39 @@ class QuestionIntake:
         self._clock = clock
 
     async def prepare(
-        self, query: str, session_id: uuid.UUID | None, collection: str | None = None
+        self,
+        query: str,
+        session_id: uuid.UUID | None,
+        collection: str | None = None,
+        *,
+        create_missing: bool = False,
+        history: list[HistoryMessage] | None = None,
     ) -> PreparedTurn:
         """Check the question, reserve the session and load its history.
 
         A session that is still answering another question is a conflict: one answer at a time.
         The collection searched is the one named, else the session's, else `default`.
+        With `create_missing`, a `session_id` that does not exist yet is the id the new
+        conversation gets (clients that name their chats). With `history`, the conversation
+        so far is the caller's (clients that send it each time) and a new session holds the turn.
         """
         received_at = self._clock.monotonic()
         text = self._checked_query(query)
         if collection is not None:
             check_collection_name(collection)
             await self._check_collection_exists(collection)
-        if session_id is None:
-            return PreparedTurn(
-                query=text,
-                session_id=uuid.uuid4(),
-                history=[],
-                received_at=received_at,
-                collection=collection or DEFAULT_COLLECTION,
-                claimed=False,
+        if session_id is None or history is not None:
+            return self._new_session(
+                text, uuid.uuid4(), history or [], received_at, collection, message_id=None
             )
         message_id = uuid.uuid4()
         # A short reservation: if the answer never starts (the client left before it did),
         # the session frees itself soon. Starting the answer extends the claim.
         claim = await self._claims.claim(session_id, message_id, RESERVATION)
+        if claim == ClaimResult.MISSING and create_missing:
+            return self._new_session(
+                text, session_id, [], received_at, collection, message_id=message_id
+            )
         if claim == ClaimResult.MISSING:
             raise NotFound(f"There is no session {session_id}.")
         if claim == ClaimResult.BUSY:
@@ -106,6 +114,27 @@ class QuestionIntake:
             received_at=received_at,
             message_id=message_id,
             collection=collection,
+        )
+
+    def _new_session(
+        self,
+        text: str,
+        session_id: uuid.UUID,
+        history: list[HistoryMessage],
+        received_at: float,
+        collection: str | None,
+        *,
+        message_id: uuid.UUID | None,
+    ) -> PreparedTurn:
+        # Nothing to claim: the session is created, already claimed, with the turn.
+        return PreparedTurn(
+            query=text,
+            session_id=session_id,
+            history=fit_to_tokens(history, self._settings.history_tokens),
+            received_at=received_at,
+            collection=collection or DEFAULT_COLLECTION,
+            message_id=message_id or uuid.uuid4(),
+            claimed=False,
         )
 
     async def abandon(self, turn: PreparedTurn) -> None:

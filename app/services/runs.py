@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 import anyio
@@ -22,7 +22,7 @@ from app.core.errors import NotFound, ServiceUnavailable
 from app.core.metrics import Metrics
 from app.core.runs import CancelOrigin, RunRecord, RunStatus
 from app.core.settings import RunsSettings
-from app.memory.messages import MessageStatus, TurnOutcome
+from app.memory.messages import HistoryMessage, MessageStatus, TurnOutcome
 from app.memory.turns import TurnStore
 from app.runs.local import LocalRunLog
 from app.services.answer_events import AnswerEvent
@@ -30,6 +30,7 @@ from app.services.answering import TurnAnswerer
 from app.services.intake import QuestionIntake
 from app.services.run_execution import LocalRun, RunExecutor
 from app.services.run_following import end_for_everyone, follow_remote
+from app.services.run_supervision import LocalRuns, RunSupervisor
 
 if TYPE_CHECKING:
     from app.runs.redis_mirror import RedisRunMirror
@@ -62,24 +63,26 @@ class RunService:
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
-        self._runs: dict[uuid.UUID, LocalRun] = {}
+        self._runs = LocalRuns()
+        self._supervisor = RunSupervisor(
+            self._runs, cancel=self._cancel_local, mirror=mirror, settings=settings, clock=clock
+        )
         self._accepting = True
-        self._supervisor: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        metrics.runs_active.set_function(self._running_count)
-        metrics.run_listeners.set_function(self._listener_count)
+        self._watching: asyncio.Task[None] | None = None
+        metrics.runs_active.set_function(self._runs.running_count)
+        metrics.run_listeners.set_function(self._runs.listener_count)
 
     async def open(self) -> None:
         """Take cancel requests from other workers, and start watching runs for listeners."""
         if self._mirror is not None:
             await self._mirror.start(self._cancel_requested_elsewhere)
-        self._supervisor = asyncio.create_task(self._supervise())
+        self._watching = asyncio.create_task(self._supervisor.watch())
 
     async def aclose(self) -> None:
         """Stop watching; cancel what still runs (a drain normally ended it all before)."""
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            await asyncio.gather(self._supervisor, return_exceptions=True)
+        if self._watching is not None:
+            self._watching.cancel()
+            await asyncio.gather(self._watching, return_exceptions=True)
         await self._cancel_all(CancelOrigin.SHUTDOWN, wait_s=5.0)
 
     # -- starting --------------------------------------------------------------------------------
@@ -91,16 +94,21 @@ class RunService:
         collection: str | None = None,
         *,
         background: bool = False,
+        create_missing: bool = False,
+        history: list[HistoryMessage] | None = None,
     ) -> RunRecord:
         """Check the question, claim its session and start answering it (4xx before anything
-        starts when the request cannot be answered)."""
+        starts when the request cannot be answered). `create_missing` and `history` are
+        QuestionIntake.prepare's."""
         if not self._accepting:
             raise ServiceUnavailable(
                 "The server is shutting down and takes no new questions; ask again shortly.",
                 code="draining",
                 retry_after_s=2,
             )
-        turn = await self._intake.prepare(query, session_id, collection)
+        turn = await self._intake.prepare(
+            query, session_id, collection, create_missing=create_missing, history=history
+        )
         record = RunRecord(
             run_id=uuid.uuid4(),
             session_id=turn.session_id,
@@ -111,7 +119,7 @@ class RunService:
             created_at=self._clock.now(),
         )
         run = LocalRun(record, LocalRunLog(), last_listened=self._clock.monotonic())
-        self._runs[record.run_id] = run
+        self._runs.add(run)
         if self._mirror is not None:
             await self._mirror.publish_run(record)
         run.task = asyncio.create_task(
@@ -169,6 +177,19 @@ class RunService:
             return await self._mirror.record(run_id) or record
         raise _unknown(run_id)
 
+    async def active_run(self, session_id: uuid.UUID) -> RunRecord | None:
+        """The run answering in this session right now, wherever it executes; None if none."""
+        run_id = self._runs.latest_of(session_id)
+        if run_id is None and self._mirror is not None:
+            run_id = await self._mirror.latest_run_of(session_id)
+        if run_id is None:
+            return None
+        try:
+            record = await self.status(run_id)
+        except NotFound:
+            return None
+        return None if record.status.finished else record
+
     async def cancel(self, run_id: uuid.UUID, origin: CancelOrigin = CancelOrigin.API) -> RunRecord:
         """Stop a run wherever it executes; a finished run is left as it is. Returns its state."""
         run = self._runs.get(run_id)
@@ -216,7 +237,7 @@ class RunService:
     def _cancel_requested_elsewhere(self, run_id: uuid.UUID, origin: str) -> None:
         run = self._runs.get(run_id)
         if run is not None:
-            self._in_background(self._cancel_local(run, CancelOrigin(origin)))
+            self._supervisor.in_background(self._cancel_local(run, CancelOrigin(origin)))
 
     # -- draining and supervising ----------------------------------------------------------------
 
@@ -224,68 +245,19 @@ class RunService:
         """Take no new runs; let those in flight finish for `within_s`, then cancel the rest
         (their listeners get `shutting_down`, their partial answers are saved)."""
         self._accepting = False
-        running = [run.task for run in self._runs.values() if run.task and not run.task.done()]
+        running = [run.task for run in self._runs.running() if run.task]
         if running:
             logger.info("Draining: %d answers in flight, waiting up to %gs", len(running), within_s)
             await asyncio.wait(running, timeout=within_s)
         await self._cancel_all(CancelOrigin.SHUTDOWN, wait_s=5.0)
 
     async def _cancel_all(self, origin: CancelOrigin, wait_s: float) -> None:
-        left = [run for run in self._runs.values() if run.task and not run.task.done()]
+        left = self._runs.running()
         if left:
             logger.info("Cancelling %d answers still running (%s)", len(left), origin.value)
             await asyncio.wait_for(
                 asyncio.gather(*(self._cancel_local(run, origin) for run in left)), wait_s
             )
-
-    async def _supervise(self) -> None:
-        while True:
-            await asyncio.sleep(self._settings.supervise_every_s)
-            try:
-                await self._supervise_once()
-            except Exception:
-                logger.exception("Could not check runs for listeners")
-
-    async def _supervise_once(self) -> None:
-        now = self._clock.monotonic()
-        for run_id, run in list(self._runs.items()):
-            if run.ended is not None:
-                if now - run.ended >= self._settings.retention_s:
-                    del self._runs[run_id]
-                continue
-            if run.log.listeners:
-                run.last_listened = now
-            elif (
-                not run.record.background
-                and now - run.last_listened >= self._grace()
-                and not await self._listened_to_elsewhere(run)
-            ):
-                logger.info("Run %s has had no listener for %gs", run_id, self._grace())
-                self._in_background(self._cancel_local(run, CancelOrigin.ORPHANED))
-
-    async def _listened_to_elsewhere(self, run: LocalRun) -> bool:
-        if self._mirror is None:
-            return False
-        seen = await self._mirror.listener_seen_at(run.record.run_id)
-        if seen is None or (self._clock.now() - seen).total_seconds() >= self._grace():
-            return False
-        run.last_listened = self._clock.monotonic()
-        return True
-
-    def _in_background(self, work: Coroutine[object, object, None]) -> None:
-        # Kept until done: the loop holds tasks only weakly.
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _grace(self) -> float:
-        return self._settings.orphan_grace_s
-
-    def _running_count(self) -> float:
-        return sum(1 for run in self._runs.values() if run.ended is None)
-
-    def _listener_count(self) -> float:
-        return sum(run.log.listeners for run in self._runs.values())
 
 
 def _unknown(run_id: uuid.UUID) -> NotFound:

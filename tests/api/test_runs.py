@@ -282,3 +282,19 @@ async def test_a_finished_run_is_forgotten_after_the_retention(make_settings: Ma
 
     assert kept.status_code == 200
     assert gone.status_code == events_gone.status_code == 404
+
+
+async def test_a_conversation_s_running_answer_can_be_found_again(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings(llm={"fake_tokens": 300, "fake_delay_ms": 10})
+    async with serve(settings) as server, server.client() as client:
+        started = await _start(client)
+        running = await client.get("/api/runs", params={"session_id": started["session_id"]})
+        await client.post(started["cancel_url"])
+        after = await client.get("/api/runs", params={"session_id": started["session_id"]})
+        unknown = await client.get("/api/runs", params={"session_id": str(uuid.uuid4())})
+
+    assert [run["run_id"] for run in running.json()["items"]] == [started["run_id"]]
+    assert running.json()["items"][0]["status"] == "running"
+    assert after.json() == unknown.json() == {"items": []}

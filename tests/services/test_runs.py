@@ -1,0 +1,58 @@
+"""The run service's ways in for clients that name their chats or send their own history."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from app.core.errors import NotFound
+from app.memory.messages import HistoryMessage, MessageRole
+from tests.conftest import MakeSettings
+from tests.support.llms import CONDENSE_MARKER, ScriptedLLM
+from tests.support.server import serve
+from tests.support.stored import stored_messages
+
+
+async def test_a_chat_named_by_its_client_is_created_under_that_id_then_continued(
+    make_settings: MakeSettings,
+) -> None:
+    chat = uuid.uuid4()
+    async with serve(make_settings(llm={"fake_tokens": 8})) as server:
+        runs = server.container.run_service()
+        with pytest.raises(NotFound):  # without create_missing, an unknown id is an error
+            await runs.start("How do I cancel a stream?", chat)
+        first = await runs.start("How do I cancel a stream?", chat, create_missing=True)
+        await (await runs.follow(first.run_id)).aclose()
+        while (await runs.status(first.run_id)).status == "running":  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        second = await runs.start("And heartbeats?", chat, create_missing=True)
+        async for _ in await runs.follow(second.run_id):
+            pass
+        messages = await stored_messages(server.container.database(), chat)
+    assert first.session_id == second.session_id == chat
+    assert [m.content for m in messages if m.role == MessageRole.USER] == [
+        "How do I cancel a stream?",
+        "And heartbeats?",
+    ]
+
+
+async def test_history_sent_by_the_caller_is_what_the_follow_up_is_condensed_with(
+    make_settings: MakeSettings,
+) -> None:
+    llm = ScriptedLLM(
+        answer="Close it [1].", condensed="How often are heartbeats sent?", prompts=[]
+    )
+    history = [
+        HistoryMessage(MessageRole.USER, "Tell me about heartbeats in Citestream."),
+        HistoryMessage(MessageRole.ASSISTANT, "They keep idle streams open."),
+    ]
+    async with serve(make_settings(), llm=llm) as server:
+        runs = server.container.run_service()
+        run = await runs.start("How often?", None, history=history)
+        async for _ in await runs.follow(run.run_id):
+            pass
+    condense = next(prompt for prompt in llm.prompts if CONDENSE_MARKER in prompt)
+    assert "Tell me about heartbeats in Citestream." in condense
+    assert "How often?" in condense
