@@ -152,8 +152,10 @@ async def test_a_json_client_that_leaves_stops_the_model_too(make_settings: Make
 
 async def test_a_model_that_never_waits_is_stopped_too(make_settings: MakeSettings) -> None:
     # At 0 ms per token the model's task and the run's task keep each other busy: the stop must
-    # not wait for a quiet moment that only comes when the answer ends.
-    settings = make_settings(llm={"fake_tokens": 5000, "fake_delay_ms": 0})
+    # not wait for a quiet moment that only comes when the answer ends. How many tokens slip out
+    # before the stop lands depends on how busy the machine is, so the answer is made long enough
+    # that "stopped early" and "ran to the end" cannot be confused.
+    settings = make_settings(llm={"fake_tokens": 50_000, "fake_delay_ms": 0})
     async with serve(settings) as server, server.client() as client:
         async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
             stream = source.aiter_sse()
@@ -162,5 +164,5 @@ async def test_a_model_that_never_waits_is_stopped_too(make_settings: MakeSettin
         await server.wait_for_metric("citestream_active_streams", 0)
         produced = await server.metric("citestream_llm_tokens_total")
         messages = await stored_messages(server.container.database(), session_id)
-    assert produced < 1000
+    assert produced < 25_000
     assert messages[-1].status == MessageStatus.INTERRUPTED
