@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
+from app.admission.local import LocalAdmissionStore
 from app.core.changes import CollectionChanges
 from app.core.clock import Clock, SystemClock
 from app.core.database import Database
@@ -29,6 +30,7 @@ from app.memory.claims import SessionClaims
 from app.memory.history import ConversationHistory
 from app.memory.sessions import SessionRepository
 from app.memory.turns import TurnStore
+from app.services.admission import AdmissionControl, generation_cap
 from app.services.answering import TurnAnswerer
 from app.services.documents import DocumentService
 from app.services.ingest import IngestService
@@ -135,6 +137,29 @@ def build_run_mirror(settings: Settings, clock: Clock, worker_id: str) -> RedisR
     )
 
 
+def build_admission(settings: Settings, metrics: Metrics, clock: Clock) -> AdmissionControl:
+    """Admission control, shared by every worker through Redis when Redis is configured."""
+    shared = None
+    if settings.redis.url:
+        from app.admission.redis_store import RedisAdmissionStore
+
+        shared = RedisAdmissionStore(
+            settings.redis.url,
+            clock=clock,
+            prefix=settings.admission.key_prefix,
+            timeout_s=settings.redis.timeout_s,
+        )
+    return AdmissionControl(
+        settings=settings.admission,
+        generations=generation_cap(settings.admission, settings.llm.provider),
+        shared=shared,
+        local=LocalAdmissionStore(clock),
+        metrics=metrics,
+        clock=clock,
+        retry_shared_after_s=settings.redis.retry_after_s,
+    )
+
+
 class Container(containers.DeclarativeContainer):
     """Built by `create_app` (or the CLI) from its settings; opened and closed by
     `app.lifecycle.AppLifecycle`."""
@@ -213,6 +238,7 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.chat,
         clock=clock,
     )
+    admission = providers.Singleton(build_admission, settings, metrics, clock)
     worker_id = providers.Singleton(new_worker_id)
     # None without Redis: runs then live in this process only.
     run_mirror = providers.Singleton(build_run_mirror, settings, clock, worker_id)
@@ -221,6 +247,7 @@ class Container(containers.DeclarativeContainer):
         intake=question_intake,
         answerer=turn_answerer,
         turns=turn_store,
+        admission=admission,
         mirror=run_mirror,
         worker_id=worker_id,
         settings=settings.provided.runs,

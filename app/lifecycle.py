@@ -73,7 +73,7 @@ class AppLifecycle:
 
     async def open_storage(self) -> None:
         """The data folder, the database on a current schema (migrated first where the
-        settings allow), and the conversation window cache."""
+        settings allow), the conversation window cache and admission control."""
         if self._storage_open:
             return
         settings: Settings = self.container.settings()
@@ -84,6 +84,10 @@ class AppLifecycle:
             database.engine, settings.database.url, auto_migrate=settings.auto_migrate
         )
         self._closes("window cache", self.container.window_cache())
+        # Before the runs (closed after them): a run ending gives its slot back.
+        admission = self.container.admission()
+        self._closes("admission control", admission)
+        await admission.open()
         self._storage_open = True
 
     async def open_knowledge(self) -> None:

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from app.api import chat, documents, health, readiness, runs, sessions
+from app.api import admission, chat, documents, health, readiness, runs, sessions
+from app.api.admission import ADMIT_REQUEST
 from app.api.openapi import publish_stream_schemas
 from app.api.problems import install_problem_handlers
 from app.container import Container
@@ -26,7 +27,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     """Build an app from `settings` (the environment when omitted); tests pass their own."""
     settings = settings or Settings()
     container = container or Container(settings=settings)
-    container.wire(modules=[chat, documents, health, readiness, runs, sessions])
+    container.wire(modules=[admission, chat, documents, health, readiness, runs, sessions])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,11 +65,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             expose_headers=["X-Session-Id", "X-Message-Id", "X-Run-Id", "Retry-After"],
         )
     install_problem_handlers(app)
-    app.include_router(chat.router)
-    app.include_router(runs.router)
+    # Every API request counts toward its key's requests per minute; probes and /metrics do not.
+    app.include_router(chat.router, dependencies=ADMIT_REQUEST)
+    app.include_router(runs.router, dependencies=ADMIT_REQUEST)
     app.include_router(health.router)
-    app.include_router(sessions.router)
-    app.include_router(documents.router)
+    app.include_router(sessions.router, dependencies=ADMIT_REQUEST)
+    app.include_router(documents.router, dependencies=ADMIT_REQUEST)
     publish_stream_schemas(app)
     return app
 

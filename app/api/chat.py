@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse
 
 from app.api.chat_schemas import ChatAnswer, ChatRequest
 from app.api.disconnects import unless_client_leaves
+from app.api.identity import PrincipalDep
 from app.api.openapi import ANSWER_ERRORS, STREAM_RESPONSES
 from app.api.readiness import REQUIRE_READY
 from app.api.sse import (
@@ -65,6 +66,7 @@ def _wants_plain_text(accept: str) -> bool:
 async def stream_chat(
     request: ChatRequest,
     runs: RunServiceDep,
+    principal: PrincipalDep,
     settings: SettingsDep,
     accept: Annotated[str, Header()] = "text/event-stream",
 ) -> EventSourceResponse | StreamingResponse:
@@ -72,7 +74,9 @@ async def stream_chat(
 
     Closing the connection stops the answer at once (its partial text is saved).
     """
-    record = await runs.start(request.query, request.session_id, request.collection)
+    record = await runs.start(
+        request.query, request.session_id, request.collection, principal=principal
+    )
     batches = await runs.follow(record.run_id, cancel_on_close=CancelOrigin.DISCONNECT)
     if _wants_plain_text(accept):
         return StreamingResponse(
@@ -89,6 +93,7 @@ async def stream_chat(
 @inject
 async def stream_chat_for_event_source(
     runs: RunServiceDep,
+    principal: PrincipalDep,
     settings: SettingsDep,
     query: Annotated[str, Query(description="The question.")],
     session_id: Annotated[
@@ -110,7 +115,7 @@ async def stream_chat_for_event_source(
     """
     if last_event_id is not None:
         return await _resume(runs, last_event_id, settings)
-    record = await runs.start(query, session_id, collection)
+    record = await runs.start(query, session_id, collection, principal=principal)
     batches = await runs.follow(record.run_id)
     return _event_stream(batches, record, settings, for_event_source=True)
 
@@ -131,9 +136,13 @@ async def _resume(runs: RunService, last_event_id: str, settings: Settings) -> R
 
 @router.post("", response_model=ChatAnswer, responses=ANSWER_ERRORS)
 @inject
-async def chat(request: ChatRequest, http_request: Request, runs: RunServiceDep) -> ChatAnswer:
+async def chat(
+    request: ChatRequest, http_request: Request, runs: RunServiceDep, principal: PrincipalDep
+) -> ChatAnswer:
     """Answer a question in one JSON response. Closing the connection stops the answer."""
-    record = await runs.start(request.query, request.session_id, request.collection)
+    record = await runs.start(
+        request.query, request.session_id, request.collection, principal=principal
+    )
     batches = await runs.follow(record.run_id, cancel_on_close=CancelOrigin.DISCONNECT)
     answer = await unless_client_leaves(http_request, collect_answer(batches))
     return ChatAnswer(

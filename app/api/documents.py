@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.api.admission import ADMIT_WORK
 from app.api.document_schemas import (
     ChunkOut,
     CollectionOut,
@@ -79,6 +80,7 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
     "/api/documents",
     status_code=201,
     response_model=IngestResult,
+    dependencies=ADMIT_WORK,
     openapi_extra={"requestBody": _UPLOAD_BODY},
     responses={
         200: {"description": "Nothing changed: every file's content was already there."},

@@ -7,6 +7,7 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
+from app.api.identity import PrincipalDep
 from app.api.openapi import STREAM_RESPONSES
 from app.api.problems import problem_response
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
@@ -35,10 +36,16 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     responses={k: v for k, v in STREAM_RESPONSES.items() if k != 200},
 )
 @inject
-async def start_run(request: RunRequest, http: Request, runs: RunServiceDep) -> RunStarted:
+async def start_run(
+    request: RunRequest, http: Request, runs: RunServiceDep, principal: PrincipalDep
+) -> RunStarted:
     """Start answering a question; the answer runs whether or not anyone listens yet."""
     record = await runs.start(
-        request.query, request.session_id, request.collection, background=request.background
+        request.query,
+        request.session_id,
+        request.collection,
+        background=request.background,
+        principal=principal,
     )
     base = str(http.url_for("follow_run", run_id=str(record.run_id)))
     return RunStarted(

@@ -100,6 +100,14 @@ class ServiceUnavailable(CitestreamError):
         super().__init__(message, code, 503, "Service unavailable", retry_after_s=retry_after_s)
 
 
+class TooManyRequests(CitestreamError):
+    """One key asked for more than its share: requests per minute (`rate_limited`) or runs at
+    once (`too_many_runs`)."""
+
+    def __init__(self, message: str, *, code: str, retry_after_s: float) -> None:
+        super().__init__(message, code, 429, "Too many requests", retry_after_s=retry_after_s)
+
+
 class RunCancelled(CitestreamError):
     """The run was stopped before it ended: by a cancel request, its client leaving, nobody
     listening, or the server shutting down."""

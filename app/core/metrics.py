@@ -84,6 +84,22 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.admission_rejections = Counter(
+            "citestream_admission_rejections",
+            "Requests refused by admission control, by the limit they hit: request_rate and "
+            "work_rate (429 rate_limited), concurrent_runs (429 too_many_runs), generations "
+            "(503 overloaded).",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("request_rate", "work_rate", "concurrent_runs", "generations"):
+            self.admission_rejections.labels(reason=reason)
+        self.admission_store_errors = Counter(
+            "citestream_admission_store_errors",
+            "Admission checks Redis could not answer; this worker enforced them in-process.",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry)

@@ -20,14 +20,16 @@ import anyio
 from app.core.clock import Clock
 from app.core.errors import NotFound, ServiceUnavailable
 from app.core.metrics import Metrics
+from app.core.principals import LOCAL_PRINCIPAL, Principal
 from app.core.runs import CancelOrigin, RunRecord, RunStatus
 from app.core.settings import RunsSettings
 from app.memory.messages import HistoryMessage, MessageStatus, TurnOutcome
 from app.memory.turns import TurnStore
 from app.runs.local import LocalRunLog
+from app.services.admission import AdmissionControl, RunSlot
 from app.services.answer_events import AnswerEvent
 from app.services.answering import TurnAnswerer
-from app.services.intake import QuestionIntake
+from app.services.intake import PreparedTurn, QuestionIntake
 from app.services.run_execution import LocalRun, RunExecutor
 from app.services.run_following import end_for_everyone, follow_remote
 from app.services.run_supervision import LocalRuns, RunSupervisor
@@ -49,6 +51,7 @@ class RunService:
         intake: QuestionIntake,
         answerer: TurnAnswerer,
         turns: TurnStore,
+        admission: AdmissionControl,
         mirror: RedisRunMirror | None,
         worker_id: str,
         settings: RunsSettings,
@@ -58,6 +61,7 @@ class RunService:
         self._intake = intake
         self._executor = RunExecutor(answerer=answerer, mirror=mirror, metrics=metrics, clock=clock)
         self._turns = turns
+        self._admission = admission
         self._mirror = mirror
         self.worker_id = worker_id
         self._settings = settings
@@ -96,21 +100,30 @@ class RunService:
         background: bool = False,
         create_missing: bool = False,
         history: list[HistoryMessage] | None = None,
+        principal: Principal = LOCAL_PRINCIPAL,
     ) -> RunRecord:
-        """Check the question, claim its session and start answering it (4xx before anything
-        starts when the request cannot be answered). `create_missing` and `history` are
-        QuestionIntake.prepare's."""
+        """Admit the run for `principal` (429/503 over a limit), check the question, claim its
+        session and start answering it (4xx before anything starts when the request cannot be
+        answered). `create_missing` and `history` are QuestionIntake.prepare's."""
         if not self._accepting:
             raise ServiceUnavailable(
                 "The server is shutting down and takes no new questions; ask again shortly.",
                 code="draining",
                 retry_after_s=2,
             )
-        turn = await self._intake.prepare(
-            query, session_id, collection, create_missing=create_missing, history=history
-        )
+        await self._admission.admit_work(principal)
+        run_id = uuid.uuid4()
+        slot = await self._admission.hold_run(principal, run_id)
+        try:
+            turn = await self._intake.prepare(
+                query, session_id, collection, create_missing=create_missing, history=history
+            )
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._admission.release(slot)
+            raise
         record = RunRecord(
-            run_id=uuid.uuid4(),
+            run_id=run_id,
             session_id=turn.session_id,
             message_id=turn.message_id,
             owner=self.worker_id,
@@ -122,10 +135,15 @@ class RunService:
         self._runs.add(run)
         if self._mirror is not None:
             await self._mirror.publish_run(record)
-        run.task = asyncio.create_task(
-            self._executor.execute(run, turn), name=f"run {record.run_id}"
-        )
+        run.task = asyncio.create_task(self._execute(run, turn, slot), name=f"run {run_id}")
         return record
+
+    async def _execute(self, run: LocalRun, turn: PreparedTurn, slot: RunSlot) -> None:
+        try:
+            await self._executor.execute(run, turn)
+        finally:  # however it ended: finished, failed, cancelled, drained
+            with anyio.CancelScope(shield=True):
+                await self._admission.release(slot)
 
     # -- following -------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ request may cause."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class AuthSettings(BaseModel):
@@ -14,7 +14,30 @@ class AuthSettings(BaseModel):
 
 
 class AdmissionSettings(BaseModel):
-    """How much one key, and the whole server, may ask for at once."""
+    """How much one key, and the whole server, may ask for at once. 0 means no limit.
+
+    Enforced through Redis across workers when `redis.url` is set, in the process otherwise.
+    """
+
+    # Per key: runs executing at once (streams, chats and background runs alike).
+    concurrent_runs: int = Field(default=4, ge=0)
+    # Per key: requests that start work (chat, POST /api/runs, uploads), a budget that refills
+    # continuously at this rate (so up to this many at once, then one every 60/N seconds).
+    work_per_minute: int = Field(default=120, ge=0)
+    # Per key: every API request, polls and reads included: a looser net for scripts gone wrong.
+    requests_per_minute: int = Field(default=1200, ge=0)
+    # Deployment-wide: runs executing at once on every worker. Unset: sized for the provider
+    # (8 for llamacpp, which answers one at a time per worker; 64 for a remote OpenAI-compatible
+    # server; no limit for fake).
+    generations: int | None = Field(default=None, ge=0)
+    # A run's slot lasts this long unless its worker renews it (every third of it): a worker that
+    # dies gives its slots back after at most this long.
+    lease_s: float = Field(default=15.0, gt=0)
+    # The local user (loopback, no keys) owns the machine: only the deployment-wide cap applies
+    # to it unless this is set.
+    limit_local: bool = False
+    # Redis keys start with this (tests and deployments sharing a Redis database use their own).
+    key_prefix: str = "citestream:admission"
 
 
 class LimitsSettings(BaseModel):

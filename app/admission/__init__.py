@@ -1,0 +1,1 @@
+"""Admission: rate budgets and run slots, kept in the process or in Redis for every worker."""
