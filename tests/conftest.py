@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from app.core.settings import ChatSettings, LLMSettings, Settings
 from tests.support.corpus import write_corpus
 from tests.support.knowledge import ingest_paths_now
-from tests.support.services import fresh_postgres_database
+from tests.support.services import fresh_postgres_database, redis_url
 
 MakeSettings = Callable[..., Settings]
 
@@ -61,3 +63,17 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     async for url in fresh_postgres_database():
         yield url
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own in the test Redis; its keys are deleted afterwards."""
+    prefix = f"test-admission-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = Redis.from_url(redis_url())
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

@@ -167,6 +167,12 @@ class AdmissionControl:
             # Its lease is no longer renewed: the slot comes back when it expires.
             self._shared_failed(error)
 
+    async def release_run(self, run_id: uuid.UUID) -> None:
+        """Give back the slot of run `run_id`, if this worker holds it."""
+        held = self._held.get(str(run_id))
+        if held is not None:
+            await self.release(held)
+
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self._settings.lease_s / 3)

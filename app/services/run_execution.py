@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -64,9 +66,13 @@ class RunExecutor:
         mirror: RedisRunMirror | None,
         metrics: Metrics,
         clock: Clock,
+        before_final: Callable[[uuid.UUID], Awaitable[None]] | None = None,
     ) -> None:
         self._answerer = answerer
         self._mirror = mirror
+        # Called before a run's final event is written: a client that saw the end of its answer
+        # and asks again at once must find the run's admission slot free.
+        self._before_final = before_final
         self._metrics = metrics
         self._clock = clock
 
@@ -100,6 +106,9 @@ class RunExecutor:
                 await self._settle(run)
 
     async def _append(self, run: LocalRun, event: AnswerEvent) -> None:
+        if self._before_final is not None and _final(event):
+            with anyio.CancelScope(shield=True):
+                await self._before_final(run.record.run_id)
         seq = run.log.append(event)
         first_token = isinstance(event, AnswerDelta) and run.record.first_token_at is None
         if first_token:

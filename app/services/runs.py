@@ -59,7 +59,13 @@ class RunService:
         clock: Clock,
     ) -> None:
         self._intake = intake
-        self._executor = RunExecutor(answerer=answerer, mirror=mirror, metrics=metrics, clock=clock)
+        self._executor = RunExecutor(
+            answerer=answerer,
+            mirror=mirror,
+            metrics=metrics,
+            clock=clock,
+            before_final=admission.release_run,
+        )
         self._turns = turns
         self._admission = admission
         self._mirror = mirror
@@ -141,7 +147,7 @@ class RunService:
     async def _execute(self, run: LocalRun, turn: PreparedTurn, slot: RunSlot) -> None:
         try:
             await self._executor.execute(run, turn)
-        finally:  # however it ended: finished, failed, cancelled, drained
+        finally:  # however it ended (normally released before its final event)
             with anyio.CancelScope(shield=True):
                 await self._admission.release(slot)
 
