@@ -86,7 +86,7 @@ class AdmissionControl:
 
     async def admit_request(self, principal: Principal) -> None:
         """Any API request: spend one of the key's requests per minute, or 429 `rate_limited`."""
-        await self._spend(principal, "requests", self._settings.requests_per_minute)
+        await self._spend(principal, "request", self._settings.requests_per_minute)
 
     async def admit_work(self, principal: Principal) -> None:
         """A request that starts work (a run, an upload): one of the key's work requests per
