@@ -28,7 +28,8 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat + interval - 60 - now
 if wait > 0 then return math.ceil(wait * 1000) end
-redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil((tat + interval - now) * 1000))
+local ttl_ms = math.max(1, math.ceil((tat + interval - now) * 1000))
+redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', ttl_ms)
 return 0
 """
 

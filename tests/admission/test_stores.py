@@ -49,6 +49,12 @@ async def test_refused_requests_do_not_spend_the_budget(
     assert await store.take("work:alice", 2) == 0.0
 
 
+async def test_a_budget_of_more_than_a_request_per_millisecond(new_store: NewStore) -> None:
+    store = new_store()
+
+    assert [await store.take("work:alice", 10**9) for _ in range(3)] == [0.0] * 3
+
+
 async def test_slots_per_holder_and_for_everyone(new_store: NewStore) -> None:
     store = new_store()
     limits: dict[str, Any] = {"holder_limit": 2, "global_limit": 3, "lease_s": LEASE_S}
