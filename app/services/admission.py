@@ -119,7 +119,8 @@ class AdmissionControl:
         `too_many_runs` / 503 `overloaded`. Give it back with `release`."""
         slot = Slot(holder=principal.id, member=str(run_id))
         holder_limit = self._settings.concurrent_runs if self._limits_key(principal) else 0
-        store = self._store()
+        # With no limit to enforce, Redis has nothing to count: keep the slot in the process.
+        store = self._store() if holder_limit or self._generations else self._local
         try:
             refused = await self._acquire(store, slot, holder_limit)
         except StoreUnavailable as error:

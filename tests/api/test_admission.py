@@ -272,3 +272,18 @@ async def test_every_api_request_counts_toward_the_looser_budget_probes_do_not(
     assert other_key.status_code == 200
     assert probes == [200, 200, 200]
     assert counted == 1
+
+
+async def test_with_redis_down_requests_are_served_and_limited_per_worker(
+    make_settings: MakeSettings,
+) -> None:
+    settings = _settings(make_settings, SHORT_ANSWER, "unused", work_per_minute=2, limit_local=True)
+    settings.redis.url = "redis://127.0.0.1:1/15"  # nothing listens there: Redis is down
+    async with serve(settings) as server, server.client() as client:
+        served = [await _start(client, server.url) for _ in range(2)]
+        refused = await _start(client, server.url)
+        errors = await server.metric("citestream_admission_store_errors_total")
+
+    assert [response.status_code for response in served] == [202, 202]
+    _assert_refused(refused, 429, "rate_limited", "30")
+    assert errors >= 1  # counted; then Redis is left alone for a while
