@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import Request
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -25,6 +26,7 @@ from app.core.migrations import upgrade_to_head
 from app.core.principals import LOCAL_PRINCIPAL, Principal
 from app.core.settings import Settings
 from tests.conftest import MakeSettings
+from tests.support.llms import BrokenLLM
 from tests.support.processes import worker_processes
 from tests.support.server import LiveServer, serve
 from tests.support.services import redis_url
@@ -209,20 +211,22 @@ async def test_another_key_is_unaffected_by_one_at_its_limits(
     _assert_refused(bob[1], 429, "too_many_runs", "2")  # bob's own limit, not alice's
 
 
+@pytest.mark.parametrize("failing", [False, True], ids=["answered", "failed"])
 async def test_a_client_that_saw_its_answer_end_may_ask_again_at_once(
-    make_settings: MakeSettings, redis_prefix: str
+    make_settings: MakeSettings, redis_prefix: str, failing: bool
 ) -> None:
     settings = _settings(make_settings, SHORT_ANSWER, redis_prefix, concurrent_runs=1)
-    async with serve(settings) as server, _with_test_keys(server).client() as client:
+    llm = BrokenLLM(good_tokens=1) if failing else None
+    async with serve(settings, llm=llm) as server, _with_test_keys(server).client() as client:
         endings = []
         for _ in range(5):
             events = await collect(
                 client, "POST", "/api/chat/stream", json=QUESTION, headers=as_key("alice")
             )
-            endings.append(events[-1].event)
+            endings.append(events[-1].data["code"] if failing else events[-1].event)
 
     # Each run gave its slot back before its final event reached the client.
-    assert endings == ["source"] * 5
+    assert endings == (["llm_error"] if failing else ["source"]) * 5
 
 
 async def test_without_redis_one_server_enforces_the_limits_itself(
