@@ -42,9 +42,10 @@ browser:
 			&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "note: Chromium not installed; the browser test will skip"
 
-bench: install  ## Measure start-up, streaming, history loading, retrieval quality and speed
+bench: install  ## Measure start-up, streaming, history loading, admission, retrieval quality and speed
 	$(UV) run python -m bench.startup
 	$(UV) run python -m bench.streaming
 	$(UV) run python -m bench.history
+	$(UV) run python -m bench.admission
 	$(UV) run citestream evaluate
 	$(UV) run python -m bench.retrieval
