@@ -174,19 +174,25 @@ class AdmissionControl:
         if held is not None:
             await self.release(held)
 
+    async def renew(self) -> None:
+        """Extend the leases of this worker's runs (done every third of the lease): a slot
+        lives as long as its run, and at most one lease after its worker died."""
+        by_store: dict[int, tuple[AdmissionStore, list[Slot]]] = {}
+        for held in list(self._held.values()):
+            by_store.setdefault(id(held.store), (held.store, []))[1].append(held.slot)
+        for store, slots in by_store.values():
+            try:
+                await store.renew(slots, self._settings.lease_s)
+            except StoreUnavailable as error:
+                self._shared_failed(error)
+
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self._settings.lease_s / 3)
-            by_store: dict[int, tuple[AdmissionStore, list[Slot]]] = {}
-            for held in list(self._held.values()):
-                by_store.setdefault(id(held.store), (held.store, []))[1].append(held.slot)
-            for store, slots in by_store.values():
-                try:
-                    await store.renew(slots, self._settings.lease_s)
-                except StoreUnavailable as error:
-                    self._shared_failed(error)
-                except Exception:
-                    logger.exception("Could not renew the leases of this worker's runs")
+            try:
+                await self.renew()
+            except Exception:
+                logger.exception("Could not renew the leases of this worker's runs")
 
     # -- which store -----------------------------------------------------------------------------
 

@@ -123,6 +123,29 @@ async def test_runs_at_once_per_key_and_for_the_deployment(
     assert _count(metrics, "rejections", reason="generations") == 2
 
 
+async def test_a_run_keeps_its_slot_while_its_worker_renews_it(
+    shared_url: str | None,
+    redis_prefix: str,
+) -> None:
+    clock, metrics = ManualClock(), Metrics()
+    control = _control(
+        clock, metrics, shared_url=shared_url, prefix=redis_prefix, concurrent_runs=1, lease_s=15
+    )
+    try:
+        held = await control.hold_run(ALICE, uuid.uuid4())
+        for _ in range(4):  # a minute: four leases, renewed every 10 s
+            clock.advance(10)
+            await control.renew()
+        still_held = await _refused(control.hold_run(ALICE, uuid.uuid4()))
+        await control.release(held)
+        await control.renew()  # renewing after the end does not bring the slot back
+        await control.release(await control.hold_run(ALICE, uuid.uuid4()))
+    finally:
+        await control.aclose()
+
+    assert still_held.code == "too_many_runs"
+
+
 async def test_the_local_user_has_only_the_deployment_cap_unless_told_otherwise() -> None:
     clock, metrics = ManualClock(), Metrics()
     open_ = _control(clock, metrics, concurrent_runs=1, work_per_minute=1, generations=3)
