@@ -124,23 +124,23 @@ class RunService:
             turn = await self._intake.prepare(
                 query, session_id, collection, create_missing=create_missing, history=history
             )
-        except BaseException:
+            record = RunRecord(
+                run_id=run_id,
+                session_id=turn.session_id,
+                message_id=turn.message_id,
+                owner=self.worker_id,
+                background=background,
+                status=RunStatus.RUNNING,
+                created_at=self._clock.now(),
+            )
+            run = LocalRun(record, LocalRunLog(), last_listened=self._clock.monotonic())
+            self._runs.add(run)
+            if self._mirror is not None:
+                await self._mirror.publish_run(record)
+        except BaseException:  # refused, or the request went away: the run never starts
             with anyio.CancelScope(shield=True):
                 await self._admission.release(slot)
             raise
-        record = RunRecord(
-            run_id=run_id,
-            session_id=turn.session_id,
-            message_id=turn.message_id,
-            owner=self.worker_id,
-            background=background,
-            status=RunStatus.RUNNING,
-            created_at=self._clock.now(),
-        )
-        run = LocalRun(record, LocalRunLog(), last_listened=self._clock.monotonic())
-        self._runs.add(run)
-        if self._mirror is not None:
-            await self._mirror.publish_run(record)
         run.task = asyncio.create_task(self._execute(run, turn, slot), name=f"run {run_id}")
         return record
 

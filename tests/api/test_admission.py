@@ -291,3 +291,21 @@ async def test_with_redis_down_requests_are_served_and_limited_per_worker(
     assert [response.status_code for response in served] == [202, 202]
     _assert_refused(refused, 429, "rate_limited", "30")
     assert errors >= 1  # counted; then Redis is left alone for a while
+
+
+async def test_a_question_refused_after_admission_gives_its_slot_back(
+    make_settings: MakeSettings, redis_prefix: str
+) -> None:
+    settings = _settings(make_settings, LONG_ANSWER, redis_prefix, concurrent_runs=1)
+    async with serve(settings) as server, _with_test_keys(server).client() as client:
+        refused = [
+            await client.post(
+                "/api/runs", json={**BACKGROUND, "collection": "nowhere"}, headers=as_key("a")
+            )
+            for _ in range(3)
+        ]
+        admitted = await _start(client, server.url, **as_key("a"))
+        await _cancel(client, server.url, admitted)
+
+    assert [response.status_code for response in refused] == [404] * 3  # no such collection
+    assert admitted.status_code == 202
