@@ -88,6 +88,7 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
         413: _problem("A file is over the size limit, or too many files."),
         415: _problem("A file type that cannot be ingested, or not multipart/form-data."),
         422: _problem("An empty, unreadable or corrupt file, or a bad collection name."),
+        429: _problem("The key sent too many requests that start work (rate_limited)."),
     },
 )
 @inject

@@ -47,12 +47,14 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: problem_response("The session or the collection does not exist."),
     409: problem_response("The session is still answering another question."),
     422: problem_response("Invalid input: blank or too long query, bad JSON, bad id."),
+    429: problem_response("The key is over a limit: rate_limited or too_many_runs (Retry-After)."),
+    503: problem_response("Not now: starting, draining, or overloaded (Retry-After)."),
 }
 
 ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
-    **{code: STREAM_RESPONSES[code] for code in (404, 409, 422)},
+    **{code: STREAM_RESPONSES[code] for code in (404, 409, 422, 429)},
     502: problem_response("The language model failed (code llm_error)."),
-    503: problem_response("Retrieval or storage failed."),
+    503: problem_response("Retrieval or storage failed; or starting, draining, overloaded."),
     504: problem_response("The answer took longer than the limit (code timeout)."),
 }
 
