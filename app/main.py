@@ -13,8 +13,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from app.api import chat, documents, health, readiness, runs, sessions
-from app.api.openapi import publish_stream_schemas
+from app.api.openapi import publish_contract
 from app.api.problems import install_problem_handlers
+from app.api.url_limit import UrlLengthLimit
 from app.container import Container
 from app.core.settings import Settings
 from app.lifecycle import AppLifecycle
@@ -64,12 +65,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             expose_headers=["X-Session-Id", "X-Message-Id", "X-Run-Id", "Retry-After"],
         )
     install_problem_handlers(app)
+    app.add_middleware(UrlLengthLimit, limit=settings.server.max_url_chars)
     app.include_router(chat.router)
     app.include_router(runs.router)
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(documents.router)
-    publish_stream_schemas(app)
+    publish_contract(app, settings)
     return app
 
 

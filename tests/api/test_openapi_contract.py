@@ -1,0 +1,97 @@
+"""Schemathesis against a live server: whatever it sends, every answer is what /openapi.json
+says (status, content type, body and headers), and none is a server error.
+
+Examples, coverage and fuzzing phases with schemathesis's checks, on a budget that keeps the
+whole module to a few minutes on a 2-core machine. `api_headers` is the seam for credentials:
+override it (e.g. `{"Authorization": "Bearer ..."}`) to run the same contract as a caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from schemathesis.specs.openapi import checks as openapi_checks
+
+from app.core.settings import LLMSettings, Settings
+from app.main import create_app
+from tests.support.corpus import write_corpus
+from tests.support.knowledge import ingest_paths_now
+from tests.support.threaded_server import serve_in_thread
+
+# Per operation and phase; with ~20 operations this is the budget of the whole module.
+MAX_EXAMPLES = 25
+# Content the schema cannot express (a file's bytes must be UTF-8 text or a PDF, and two files
+# of one upload may not share a name) makes valid-looking uploads fail with 422 or 415.
+_UPLOAD = "POST /api/documents"
+
+
+def contract_config() -> schemathesis.Config:
+    return schemathesis.Config.from_dict(
+        {
+            "seed": 1009,
+            "phases": {
+                "examples": {"enabled": True},
+                "coverage": {"enabled": True},
+                "fuzzing": {"enabled": True},
+                "stateful": {"enabled": False},
+            },
+            "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
+            # Refusing invalid input with 413 (too many files) or 414 (a URL over the limit)
+            # is refusing it too.
+            "checks": {
+                "negative_data_rejection": {
+                    "expected-statuses": [400, 401, 403, 404, 406, 413, 414, 415, 422, 428]
+                }
+            },
+            "request-timeout": 60,
+            "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large"],
+        }
+    )
+
+
+def contract_settings(data_dir: Path, docs: Path) -> Settings:
+    """A server on SQLite with the test corpus and a fake model that answers in a few tokens."""
+    settings = Settings(
+        _env_file=None,
+        data_dir=data_dir,
+        llm=LLMSettings(provider="fake", fake_tokens=3, fake_delay_ms=0),
+    )
+    ingest_paths_now(settings, [write_corpus(docs)])
+    return settings
+
+
+@pytest.fixture(scope="module")
+def api_headers() -> dict[str, str]:
+    """Headers every schemathesis request carries (none: the local mode needs no key)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def contract_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("contract")
+    with serve_in_thread(contract_settings(root / "data", root / "docs")) as server:
+        yield server.url
+
+
+def _published_spec() -> dict[str, Any]:
+    # The document the live server publishes (same settings but the data folder), built
+    # without a server so that pytest can collect one test per operation.
+    settings = Settings(_env_file=None, llm=LLMSettings(provider="fake"))
+    return create_app(settings).openapi()
+
+
+schema = schemathesis.openapi.from_dict(_published_spec(), config=contract_config())
+
+
+@schema.parametrize()
+def test_every_answer_is_what_the_contract_says(
+    case: schemathesis.Case, contract_url: str, api_headers: dict[str, str]
+) -> None:
+    excluded = []
+    if case.operation.label == _UPLOAD:
+        excluded.append(openapi_checks.positive_data_acceptance)
+    case.call_and_validate(base_url=contract_url, headers=api_headers, excluded_checks=excluded)
