@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import Protocol
 
 from app.container import Container
-from app.core.names import DEFAULT_COLLECTION
 from app.core.errors import CitestreamError
+from app.core.names import DEFAULT_COLLECTION
 from app.core.schema import ensure_schema
 from app.core.settings import Settings
 from app.core.startup import database_unusable

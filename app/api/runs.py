@@ -103,7 +103,9 @@ async def follow_run(
     """The run's events (`meta`, `message`…, `source` | `error`) with ids 1, 2, 3…: all of them,
     or those after `Last-Event-ID`, then live until the final event. Any number of listeners.
     204 when the final event is already behind `Last-Event-ID` (an EventSource then stops)."""
-    after = last_event_id if last_event_id is not None else _event_number(last_event_id_header)
+    # The header is checked even when the parameter wins: a malformed one is still an error.
+    from_header = _event_number(last_event_id_header)
+    after = last_event_id if last_event_id is not None else from_header
     record = await runs.status(run_id)
     if record.final_seq is not None and after >= record.final_seq:
         return Response(status_code=204)

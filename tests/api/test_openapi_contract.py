@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 import schemathesis
 from schemathesis.specs.openapi import checks as openapi_checks
@@ -37,7 +38,7 @@ def contract_config() -> schemathesis.Config:
                 "examples": {"enabled": True},
                 "coverage": {"enabled": True},
                 "fuzzing": {"enabled": True},
-                "stateful": {"enabled": False},
+                "stateful": {"enabled": True},
             },
             "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
             # Refusing invalid input with 413 (too many files) or 414 (a URL over the limit)
@@ -89,9 +90,45 @@ schema = schemathesis.openapi.from_dict(_published_spec(), config=contract_confi
 
 @schema.parametrize()
 def test_every_answer_is_what_the_contract_says(
-    case: schemathesis.Case, contract_url: str, api_headers: dict[str, str]
+    case: schemathesis.Case[Any], contract_url: str, api_headers: dict[str, str]
 ) -> None:
-    excluded = []
+    excluded: list[schemathesis.CheckFunction] = []
     if case.operation.label == _UPLOAD:
         excluded.append(openapi_checks.positive_data_acceptance)
     case.call_and_validate(base_url=contract_url, headers=api_headers, excluded_checks=excluded)
+
+
+def test_stateful_sequences_follow_the_contract(
+    contract_url: str, api_headers: dict[str, str]
+) -> None:
+    """Schemathesis chains calls through the links it infers (a run's or a session's id used
+    by the next call): each answer of each sequence is checked as above."""
+    machine = schema.as_state_machine()
+
+    class Sequences(machine):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+            return {"base_url": contract_url, "headers": api_headers}
+
+        def validate_response(
+            self,
+            response: Any,
+            case: schemathesis.Case[Any],
+            additional_checks: Any = None,
+            **kwargs: Any,
+        ) -> None:
+            excluded = [openapi_checks.positive_data_acceptance]
+            case.validate_response(
+                response,
+                excluded_checks=excluded if case.operation.label == _UPLOAD else None,
+                transport_kwargs=kwargs,
+            )
+
+    Sequences.run(
+        settings=hypothesis.settings(
+            max_examples=MAX_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
+    )
