@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from app.core.errors import CitestreamError
 
@@ -124,7 +124,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         # The same 422 as any other body that is not JSON, as documented.
         return problem(422, "Invalid input", _NOT_JSON, "invalid_input", [_NOT_JSON_ITEM])
     if error.status_code == 405:
-        allowed = allowed_methods(request)
+        allowed = allowed_methods(request, error)
         detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
         return problem(
             405, "Method not allowed", detail, "method_not_allowed",
@@ -135,15 +135,20 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return problem(error.status_code, title, str(error.detail), code, headers=error.headers)
 
 
-def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app takes at this path (Starlette's own 405 names only
-    the first route that matched the path, though others may take other methods there)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "OPTIONS-PROBE"})
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+def allowed_methods(request: Request, error: StarletteHTTPException) -> list[str]:
+    """Every method the app takes at this path. Starlette's own `Allow` names only the methods
+    of the first route that matched the path; the published paths name them all."""
+    methods = {m.strip() for m in (error.headers or {}).get("Allow", "").split(",") if m.strip()}
+    spec = request.app.openapi()
+    for template, item in spec.get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {method.upper() for method in item if method.upper() in _HTTP_METHODS}
+    if "GET" in methods:
+        methods.add("HEAD")
     return sorted(methods)
+
+
+_HTTP_METHODS = {"GET", "PUT", "POST", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 
 async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:

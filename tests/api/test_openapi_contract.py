@@ -116,7 +116,7 @@ def test_stateful_sequences_follow_the_contract(
             additional_checks: Any = None,
             **kwargs: Any,
         ) -> None:
-            excluded = [openapi_checks.positive_data_acceptance]
+            excluded: list[schemathesis.CheckFunction] = [openapi_checks.positive_data_acceptance]
             case.validate_response(
                 response,
                 excluded_checks=excluded if case.operation.label == _UPLOAD else None,
