@@ -8,7 +8,8 @@ override it (e.g. `{"Authorization": "Bearer ..."}`) to run the same contract as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,13 @@ from app.core.settings import LLMSettings, Settings
 from app.main import create_app
 from tests.support.corpus import write_corpus
 from tests.support.knowledge import ingest_paths_now
+from tests.support.services import fresh_postgres_database
 from tests.support.threaded_server import serve_in_thread
 
+pytestmark = pytest.mark.contract
+
 # Per operation and phase; with ~20 operations this is the budget of the whole module.
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 40
 # Content the schema cannot express (a file's bytes must be UTF-8 text or a PDF, and two files
 # of one upload may not share a name) makes valid-looking uploads fail with 422 or 415.
 _UPLOAD = "POST /api/documents"
@@ -54,12 +58,14 @@ def contract_config() -> schemathesis.Config:
     )
 
 
-def contract_settings(data_dir: Path, docs: Path) -> Settings:
-    """A server on SQLite with the test corpus and a fake model that answers in a few tokens."""
+def contract_settings(data_dir: Path, docs: Path, database_url: str | None = None) -> Settings:
+    """A server with the test corpus and a fake model that answers in a few tokens."""
+    fields: dict[str, Any] = {"database": {"url": database_url}} if database_url else {}
     settings = Settings(
         _env_file=None,
         data_dir=data_dir,
         llm=LLMSettings(provider="fake", fake_tokens=3, fake_delay_ms=0),
+        **fields,
     )
     ingest_paths_now(settings, [write_corpus(docs)])
     return settings
@@ -71,11 +77,24 @@ def api_headers() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture(scope="module")
-def contract_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def contract_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A live server on each database (the int64 offset and NUL bugs were on both)."""
     root = tmp_path_factory.mktemp("contract")
-    with serve_in_thread(contract_settings(root / "data", root / "docs")) as server:
-        yield server.url
+    database = fresh_postgres_database() if request.param == "postgresql" else None
+    url = asyncio.run(_next(database)) if database is not None else None
+    try:
+        with serve_in_thread(contract_settings(root / "data", root / "docs", url)) as server:
+            yield server.url
+    finally:
+        if database is not None:
+            asyncio.run(_next(database))  # drops it
+
+
+async def _next(steps: AsyncIterator[str]) -> str | None:
+    return await anext(steps, None)
 
 
 def _published_spec() -> dict[str, Any]:

@@ -41,8 +41,7 @@ async def _events(client: httpx.AsyncClient, body: dict[str, Any]) -> list[dict[
     """A stream's events as an SSE parser hands them over: `data` is the JSON text."""
     async with aconnect_sse(client, "POST", "/api/chat/stream", json=body) as source:
         return [
-            {"event": sse.event, "id": sse.id, "data": sse.data}
-            async for sse in source.aiter_sse()
+            {"event": sse.event, "id": sse.id, "data": sse.data} async for sse in source.aiter_sse()
         ]
 
 
