@@ -18,6 +18,7 @@ import pytest
 import schemathesis
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from app.container import Container
 from app.core.settings import LLMSettings, Settings
 from app.main import create_app
 from tests.support.corpus import write_corpus
@@ -99,7 +100,11 @@ def _published_spec() -> dict[str, Any]:
     # The document the live server publishes (same settings but the data folder), built
     # without a server so that pytest can collect one test per operation.
     settings = Settings(_env_file=None, llm=LLMSettings(provider="fake"))
-    return create_app(settings).openapi()
+    container = Container(settings=settings)
+    try:
+        return create_app(settings, container).openapi()
+    finally:
+        container.unwire()  # the live server's app wires the routers to its own container
 
 
 schema = schemathesis.openapi.from_dict(_published_spec(), config=contract_config())
