@@ -17,9 +17,11 @@ from types import TracebackType
 from typing import Protocol
 
 from app.container import Container
+from app.core.errors import CitestreamError
 from app.core.names import DEFAULT_COLLECTION
 from app.core.schema import ensure_schema
 from app.core.settings import Settings
+from app.core.startup import database_unusable
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +82,14 @@ class AppLifecycle:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = self.container.database()
         self._closes("database", database)
-        await ensure_schema(
-            database.engine, settings.database.url, auto_migrate=settings.auto_migrate
-        )
+        try:
+            await ensure_schema(
+                database.engine, settings.database.url, auto_migrate=settings.auto_migrate
+            )
+        except CitestreamError:
+            raise  # already says what to do (an old schema)
+        except Exception as error:
+            raise database_unusable(error, settings.database.url) from error
         self._closes("window cache", self.container.window_cache())
         # Before the runs (closed after them): a run ending gives its slot back.
         admission = self.container.admission()

@@ -14,8 +14,9 @@ from fastapi_offline import FastAPIOffline
 
 from app.api import admission, chat, documents, health, readiness, runs, sessions
 from app.api.admission import ADMIT_REQUEST
-from app.api.openapi import publish_stream_schemas
+from app.api.openapi import publish_contract
 from app.api.problems import install_problem_handlers
+from app.api.url_limit import UrlLengthLimit
 from app.container import Container
 from app.core.settings import Settings
 from app.lifecycle import AppLifecycle
@@ -65,13 +66,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             expose_headers=["X-Session-Id", "X-Message-Id", "X-Run-Id", "Retry-After"],
         )
     install_problem_handlers(app)
+    app.add_middleware(UrlLengthLimit, limit=settings.server.max_url_chars)
     # Every API request counts toward its key's requests per minute; probes and /metrics do not.
     app.include_router(chat.router, dependencies=ADMIT_REQUEST)
     app.include_router(runs.router, dependencies=ADMIT_REQUEST)
     app.include_router(health.router)
     app.include_router(sessions.router, dependencies=ADMIT_REQUEST)
     app.include_router(documents.router, dependencies=ADMIT_REQUEST)
-    publish_stream_schemas(app)
+    publish_contract(app, settings)
     return app
 
 

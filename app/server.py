@@ -6,13 +6,19 @@ what is left. A second signal stops it at once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sys
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.problems import PROBLEM_JSON, problem_body, url_too_long
+from app.core.errors import CitestreamError
 from app.core.settings import Settings
+from app.core.startup import StartupFailure, reason
 from app.lifecycle import AppLifecycle
 
 logger = logging.getLogger(__name__)
@@ -55,14 +61,116 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
 
 
+def _refusal(url_chars: int, max_url_chars: int) -> bytes:
+    """The whole HTTP response to a request uvicorn's parser refused, as problem+json."""
+    if url_chars > max_url_chars:
+        status, reason_phrase, body = 414, "URI Too Long", url_too_long(max_url_chars)
+    else:
+        status, reason_phrase = 400, "Bad Request"
+        body = problem_body(
+            400,
+            "Bad request",
+            "The request is not valid HTTP/1.1, or its request line or headers are too long.",
+            "bad_request",
+        )
+    content = json.dumps(body).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason_phrase}\r\ncontent-type: {PROBLEM_JSON}\r\n"
+        f"content-length: {len(content)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + content
+
+
+def problem_http_protocol(max_url_chars: int) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, answering what its parser refuses (a URL of more than about
+    64 KB, malformed HTTP) with problem+json instead of a plain-text 400: 414 `uri_too_long`
+    for a URL past `max_url_chars`, else 400 `bad_request`."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # uvicorn without httptools: its h11 protocol
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        class ProblemH11(H11Protocol):
+            def send_400_response(self, msg: str) -> None:
+                self.transport.write(_refusal(0, max_url_chars))
+                self.transport.close()
+
+        return ProblemH11
+
+    class ProblemHttpTools(HttpToolsProtocol):
+        def send_400_response(self, msg: str) -> None:
+            # `url` holds what the parser had read of the request's URL when it gave up.
+            self.transport.write(_refusal(len(self.url), max_url_chars))
+            self.transport.close()
+
+    return ProblemHttpTools
+
+
+class _StartupWatch:
+    """Wraps the app's lifespan: a start-up that fails is kept as its exception, and uvicorn is
+    told only that it failed, so it prints no traceback (`serve` reports the one line)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.failure: BaseException | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def quiet_send(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                # Starlette sends this from inside its `except` block: the error is current.
+                self.failure = sys.exc_info()[1]
+                message = {"type": "lifespan.startup.failed", "message": ""}
+            await send(message)
+
+        await self.app(scope, receive, quiet_send)
+
+
+class _StartupLog(logging.Filter):
+    """Keeps uvicorn's own start-up failure lines out of the log; `serve` says it once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bind_error: OSError | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, OSError):  # could not bind the address
+            self.bind_error = record.msg
+            return False
+        return record.getMessage() != "Application startup failed. Exiting."
+
+
 def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
-    """Run `app` until a signal stops it, draining first."""
+    """Run `app` until a signal stops it, draining first. A start-up that fails raises
+    StartupFailure, whose message is the one line to show."""
+    watch = _StartupWatch(app)
     config = uvicorn.Config(
-        app,
+        watch,
         host=host,
         port=port,
         log_level=settings.server.log_level,
         # The drain has already let answers end; what is left gets a short while.
         timeout_graceful_shutdown=_CLOSE_S,
+        http=problem_http_protocol(settings.server.max_url_chars),
     )
-    DrainingServer(config, app, settings.server.drain_s).run()
+    quiet = _StartupLog()
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addFilter(quiet)
+    try:
+        DrainingServer(config, app, settings.server.drain_s).run()
+    except SystemExit as exit_:
+        if quiet.bind_error is not None:
+            raise StartupFailure(
+                f"cannot listen on {host}:{port}: {quiet.bind_error.strerror or quiet.bind_error}"
+            ) from None
+        if watch.failure is not None:
+            failure = watch.failure
+            if isinstance(failure, CitestreamError):
+                raise StartupFailure(failure.message) from None
+            raise StartupFailure(f"could not start: {reason(failure)}") from None
+        raise exit_
+    finally:
+        uvicorn_log.removeFilter(quiet)

@@ -11,8 +11,9 @@ from sse_starlette import EventSourceResponse
 
 from app.api.chat_schemas import ChatAnswer, ChatRequest
 from app.api.disconnects import unless_client_leaves
+from app.api.fields import NOT_BLANK_PATTERN, StorableStr
 from app.api.identity import PrincipalDep
-from app.api.openapi import ANSWER_ERRORS, STREAM_RESPONSES
+from app.api.openapi import ANSWER_ERRORS, QUESTION_ERRORS, STREAM_RESPONSES, stream_response
 from app.api.readiness import REQUIRE_READY
 from app.api.sse import (
     Batches,
@@ -88,14 +89,24 @@ async def stream_chat(
 
 
 @router.get(
-    "/stream", responses=STREAM_RESPONSES, response_class=EventSourceResponse, response_model=None
+    "/stream",
+    responses={200: stream_response(), **QUESTION_ERRORS},
+    response_class=EventSourceResponse,
+    response_model=None,
 )
 @inject
 async def stream_chat_for_event_source(
     runs: RunServiceDep,
     principal: PrincipalDep,
     settings: SettingsDep,
-    query: Annotated[str, Query(description="The question.")],
+    query: Annotated[
+        StorableStr,
+        Query(
+            description="The question: not blank, no NUL; at most "
+            "CITESTREAM_CHAT__MAX_QUERY_CHARS characters (4,000 by default) once trimmed.",
+            json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+        ),
+    ],
     session_id: Annotated[
         uuid.UUID | None, Query(description="Continue this conversation.")
     ] = None,

@@ -6,6 +6,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.fields import NonBlankStr
 from app.api.stream_schemas import Source
 from app.core.names import COLLECTION_NAME_PATTERN
 
@@ -18,7 +19,10 @@ class ChatRequest(BaseModel):
         json_schema_extra={"examples": [{"query": "How do I cancel a stream?"}]},
     )
 
-    query: str = Field(description="The question. Not blank; at most 4,000 characters by default.")
+    query: NonBlankStr = Field(
+        description="The question: not blank, no NUL; at most CITESTREAM_CHAT__MAX_QUERY_CHARS "
+        "characters (4,000 by default) once trimmed."
+    )
     session_id: uuid.UUID | None = Field(
         default=None,
         description="Continue this conversation. Omit to start one; `meta` returns its id.",

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -16,7 +16,8 @@ from app.api.document_schemas import (
     DocumentPage,
     IngestResult,
 )
-from app.api.problems import PROBLEM_JSON
+from app.api.fields import Offset, page_size
+from app.api.openapi import problem_responses
 from app.api.uploads import FILES_FIELD, UploadForm, read_upload_form
 from app.core.names import COLLECTION_NAME_PATTERN, DEFAULT_COLLECTION
 from app.core.settings import Settings
@@ -30,12 +31,7 @@ router = APIRouter(tags=["documents"])
 DocumentServiceDep = Annotated[DocumentService, Depends(Provide["document_service"])]
 IngestServiceDep = Annotated[IngestService, Depends(Provide["ingest_service"])]
 SettingsDep = Annotated[Settings, Depends(Provide["settings"])]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="How many items to skip.")]
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {}}}
+Limit = Annotated[int, page_size(MAX_PAGE_SIZE)]
 
 
 _UPLOAD_BODY = {
@@ -48,8 +44,12 @@ _UPLOAD_BODY = {
                 "properties": {
                     FILES_FIELD: {
                         "type": "array",
+                        "minItems": 1,
+                        # maxItems: CITESTREAM_INGESTION__MAX_FILES_PER_REQUEST (app/api/openapi.py)
                         "items": {"type": "string", "format": "binary"},
-                        "description": "Markdown, text, HTML or PDF files.",
+                        "description": "Markdown, text, HTML or PDF files, each named with its "
+                        "extension (.md, .markdown, .txt, .html, .htm, .pdf), not empty, text "
+                        "in UTF-8; two files of one upload may not share a name.",
                     },
                     "collection": {
                         "type": "string",
@@ -57,7 +57,19 @@ _UPLOAD_BODY = {
                         "pattern": COLLECTION_NAME_PATTERN,
                     },
                 },
-            }
+            },
+            # A file part carries its name, and the name's extension says how to read it.
+            "encoding": {
+                FILES_FIELD: {
+                    "contentType": "text/markdown, text/plain, text/html, application/pdf",
+                    "headers": {
+                        "Content-Disposition": {
+                            "schema": {"type": "string"},
+                            "example": 'form-data; name="files"; filename="handbook.md"',
+                        }
+                    },
+                }
+            },
         }
     },
 }
@@ -83,12 +95,21 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
     dependencies=ADMIT_WORK,
     openapi_extra={"requestBody": _UPLOAD_BODY},
     responses={
-        200: {"description": "Nothing changed: every file's content was already there."},
-        409: _problem("Another request is ingesting the same file."),
-        413: _problem("A file is over the size limit, or too many files."),
-        415: _problem("A file type that cannot be ingested, or not multipart/form-data."),
-        422: _problem("An empty, unreadable or corrupt file, or a bad collection name."),
-        429: _problem("The key sent too many requests that start work (rate_limited)."),
+        200: {
+            "description": "Nothing changed: every file's content was already there.",
+            "model": IngestResult,
+        },
+        **problem_responses(
+            described={
+                409: "Another request is ingesting the same file.",
+                413: "A file is over the size limit, or too many files.",
+                415: "A file type that cannot be ingested, or not multipart/form-data.",
+                422: "An empty, unreadable or corrupt file, two files of one name, or a bad "
+                "collection name.",
+                429: "The key sent too many requests that start work (rate_limited).",
+            }
+        ),
+        503: {"description": "Embeddings or the vector store are unavailable."},
     },
 )
 @inject
@@ -111,7 +132,10 @@ async def upload_documents(
 @inject
 async def list_documents(
     service: DocumentServiceDep,
-    collection: Annotated[str | None, Query(description="Only this collection.")] = None,
+    collection: Annotated[
+        str | None,
+        Query(pattern=COLLECTION_NAME_PATTERN, description="Only this collection."),
+    ] = None,
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> DocumentPage:
@@ -122,7 +146,9 @@ async def list_documents(
 @router.get(
     "/api/documents/{document_id}",
     response_model=DocumentDetail,
-    responses={404: _problem("No such document, or no such chunk in its current version.")},
+    responses=problem_responses(
+        described={404: "No such document, or no such chunk in its current version."}
+    ),
 )
 @inject
 async def get_document(
@@ -149,7 +175,7 @@ async def get_document(
     "/api/documents/{document_id}",
     status_code=204,
     response_class=Response,
-    responses={404: _problem("No such document.")},
+    responses=problem_responses(described={404: "No such document."}),
 )
 @inject
 async def delete_document(document_id: uuid.UUID, service: DocumentServiceDep) -> Response:

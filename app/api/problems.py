@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.core.errors import CitestreamError
 
 logger = logging.getLogger(__name__)
+
+_NOT_JSON = "The request body is not valid JSON."
+_NOT_JSON_ITEM = {"field": "body", "message": _NOT_JSON, "type": "json_invalid"}
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -32,12 +37,26 @@ class Problem(BaseModel):
     )
 
 
-def problem_response(description: str) -> dict[str, Any]:
-    """An OpenAPI response entry for an error answered as problem+json."""
+def problem_body(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
+    """The body of a problem without field errors (for answers built outside FastAPI)."""
     return {
-        "description": description,
-        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "type": f"https://citestream.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
     }
+
+
+def url_too_long(limit: int) -> dict[str, Any]:
+    """The problem of a URL over `CITESTREAM_SERVER__MAX_URL_CHARS`."""
+    return problem_body(
+        414,
+        "URI too long",
+        f"The URL is longer than {limit} characters (CITESTREAM_SERVER__MAX_URL_CHARS); send "
+        "long input in a request body, such as POST /api/chat/stream.",
+        "uri_too_long",
+    )
 
 
 def problem(
@@ -48,19 +67,14 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     *,
     retry_after_s: float | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": f"https://citestream.dev/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
+    body = problem_body(status, title, detail, code)
     if errors:
         body["errors"] = errors
-    headers = None
+    headers = dict(headers or {})
     if retry_after_s is not None:
-        headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -80,7 +94,7 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     assert isinstance(error, RequestValidationError)
     errors = [_describe(item) for item in error.errors()]
     if any(item["type"] == "json_invalid" for item in error.errors()):
-        detail = "The request body is not valid JSON."
+        detail = _NOT_JSON
     else:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem(422, "Invalid input", detail, "invalid_input", errors)
@@ -99,13 +113,42 @@ def _describe(item: Any) -> dict[str, Any]:
     }
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+# FastAPI answers a body it could not parse for another reason than bad JSON syntax (bytes that
+# are not UTF-8, JSON nested deeper than the parser's recursion limit) with this 400.
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    title = {404: "Not found", 405: "Method not allowed", 406: "Not acceptable"}.get(
-        error.status_code, "HTTP error"
-    )
+    if error.status_code == 400 and error.detail == _UNPARSABLE_BODY:
+        # The same 422 as any other body that is not JSON, as documented.
+        return problem(422, "Invalid input", _NOT_JSON, "invalid_input", [_NOT_JSON_ITEM])
+    if error.status_code == 405:
+        allowed = allowed_methods(request, error)
+        detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
+        return problem(
+            405, "Method not allowed", detail, "method_not_allowed",
+            headers={"Allow": ", ".join(allowed)},
+        )  # fmt: skip
+    title = {404: "Not found", 406: "Not acceptable"}.get(error.status_code, "HTTP error")
     code = title.lower().replace(" ", "_")
-    return problem(error.status_code, title, str(error.detail), code)
+    return problem(error.status_code, title, str(error.detail), code, headers=error.headers)
+
+
+def allowed_methods(request: Request, error: StarletteHTTPException) -> list[str]:
+    """Every method the app takes at this path. Starlette's own `Allow` names only the methods
+    of the first route that matched the path; the published paths name them all."""
+    methods = {m.strip() for m in (error.headers or {}).get("Allow", "").split(",") if m.strip()}
+    spec = request.app.openapi()
+    for template, item in spec.get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {method.upper() for method in item if method.upper() in _HTTP_METHODS}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+_HTTP_METHODS = {"GET", "PUT", "POST", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 
 async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:

@@ -1,15 +1,14 @@
 """Runs endpoints: start an answer, follow it from any connection, stop it from anywhere."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from app.api.identity import PrincipalDep
-from app.api.openapi import STREAM_RESPONSES
-from app.api.problems import problem_response
+from app.api.openapi import QUESTION_ERRORS, problem_responses, stream_response
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
 from app.api.run_schemas import RunList, RunRequest, RunStarted, RunState
 from app.api.sse import run_headers, to_server_sent_events
@@ -23,9 +22,13 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 RunServiceDep = Annotated[RunService, Depends(Provide[Container.run_service])]
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
 SEND_TIMEOUT_S = 30.0
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: problem_response("No such run, or it ended longer ago than the retention.")
-}
+_NOT_FOUND = problem_responses(
+    described={404: "No such run, or it ended longer ago than the retention."}
+)
+# Event numbers stay far below this (CITESTREAM_RUNS__MAX_EVENTS); larger is not a number of one.
+_MAX_EVENT_NUMBER = 999_999_999
+# What `_event_number` accepts: a number, or `<anything>:<number>` (ids of GET /api/chat/stream).
+_LAST_EVENT_ID_PATTERN = r"^\s*((.*:)?[0-9]{1,9})?\s*$"
 
 
 @router.post(
@@ -33,7 +36,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status_code=202,
     response_model=RunStarted,
     dependencies=REQUIRE_READY,
-    responses={k: v for k, v in STREAM_RESPONSES.items() if k != 200},
+    responses=QUESTION_ERRORS,
 )
 @inject
 async def start_run(
@@ -77,7 +80,7 @@ async def list_runs(
     response_model=None,
     dependencies=REQUIRE_STARTED,
     responses={
-        200: STREAM_RESPONSES[200],
+        200: stream_response(),
         204: {"description": "Nothing after `Last-Event-ID`: the run had ended there."},
         **_NOT_FOUND,
     },
@@ -89,17 +92,27 @@ async def follow_run(
     settings: SettingsDep,
     last_event_id_header: Annotated[
         str | None,
-        Header(alias="Last-Event-ID", description="Resume after this event (its number)."),
+        Header(
+            alias="Last-Event-ID",
+            description="Resume after this event (its number).",
+            json_schema_extra={"pattern": _LAST_EVENT_ID_PATTERN},
+        ),
     ] = None,
     last_event_id: Annotated[
         int | None,
-        Query(ge=0, description="Resume after this event (for clients without headers)."),
+        Query(
+            ge=0,
+            le=_MAX_EVENT_NUMBER,
+            description="Resume after this event (for clients without headers).",
+        ),
     ] = None,
 ) -> EventSourceResponse | Response:
     """The run's events (`meta`, `message`…, `source` | `error`) with ids 1, 2, 3…: all of them,
     or those after `Last-Event-ID`, then live until the final event. Any number of listeners.
     204 when the final event is already behind `Last-Event-ID` (an EventSource then stops)."""
-    after = last_event_id if last_event_id is not None else _event_number(last_event_id_header)
+    # The header is checked even when the parameter wins: a malformed one is still an error.
+    from_header = _event_number(last_event_id_header)
+    after = last_event_id if last_event_id is not None else from_header
     record = await runs.status(run_id)
     if record.final_seq is not None and after >= record.final_seq:
         return Response(status_code=204)
@@ -142,7 +155,7 @@ def _event_number(header: str | None) -> int:
     if header is None or not header.strip():
         return 0
     number = header.strip().rpartition(":")[2]  # `<run_id>:<n>` from GET /api/chat/stream
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit() and len(number) <= 9):
         raise InvalidInput(
             "Last-Event-ID must be the number of an event of this run.", field_name="Last-Event-ID"
         )

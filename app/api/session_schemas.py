@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.fields import NonBlankStr
 from app.api.stream_schemas import Source
 
 
@@ -77,4 +78,7 @@ class SessionRename(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"title": "Cancelling streams"}]}
     )
 
-    title: str = Field(description="Not blank; at most 200 characters once trimmed.")
+    title: NonBlankStr = Field(
+        description="Not blank, no NUL; at most 200 characters once trimmed.",
+        json_schema_extra={"maxLength": 200},
+    )

@@ -1,12 +1,13 @@
 """Sessions endpoints: browse, rename and delete stored conversations."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
-from app.api.problems import PROBLEM_JSON
+from app.api.fields import Offset, page_size
+from app.api.openapi import problem_responses
 from app.api.session_schemas import SessionDetail, SessionPage, SessionRename, SessionSummary
 from app.container import Container
 from app.services.sessions import MAX_PAGE_SIZE, SessionService
@@ -14,12 +15,9 @@ from app.services.sessions import MAX_PAGE_SIZE, SessionService
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
 SessionServiceDep = Annotated[SessionService, Depends(Provide[Container.session_service])]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="How many items to skip.")]
+Limit = Annotated[int, page_size(MAX_PAGE_SIZE)]
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such session.", "content": {PROBLEM_JSON: {}}}
-}
+_NOT_FOUND = problem_responses(described={404: "No such session."})
 
 
 @router.get("", response_model=SessionPage)
@@ -53,7 +51,9 @@ async def rename_session(
     "/{session_id}",
     status_code=204,
     response_class=Response,
-    responses={**_NOT_FOUND, 409: {"description": "The session is answering (problem+json)."}},
+    responses=problem_responses(
+        described={404: "No such session.", 409: "The session is answering a question."}
+    ),
 )
 @inject
 async def delete_session(session_id: uuid.UUID, service: SessionServiceDep) -> Response:

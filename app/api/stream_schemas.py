@@ -1,13 +1,14 @@
-"""The wire contract of a streamed answer: each SSE event's payload, and the event itself.
+"""The wire contract of a streamed answer: each SSE event's payload.
 
 Every payload the server sends is built from these models, and `/openapi.json` publishes the
-same models, so the documentation and the stream cannot drift apart.
+same models as the `contentSchema` of each event's `data` (app/api/openapi.py), so the
+documentation and the stream cannot drift apart.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,37 +76,3 @@ class ErrorData(BaseModel):
         )
     )
     message: str = Field(description="A sentence for people; never a stack trace.")
-
-
-# The events themselves, as an SSE parser hands them over: the name, the id, and `data`
-# parsed as JSON. /openapi.json describes the stream as one of these per event.
-
-
-class _Event(BaseModel):
-    id: str = Field(
-        description="The event's number in its run (1, 2, 3...); on `GET /api/chat/stream`, "
-        "`<run_id>:<number>`, so that a reconnecting EventSource finds the run again."
-    )
-
-
-class MetaEvent(_Event):
-    event: Literal["meta"]
-    data: MetaData
-
-
-class MessageEvent(_Event):
-    event: Literal["message"]
-    data: MessageData
-
-
-class SourceEvent(_Event):
-    event: Literal["source"]
-    data: list[Source] = Field(description="Always sent on success; `[]` when nothing matched.")
-
-
-class ErrorEvent(_Event):
-    event: Literal["error"]
-    data: ErrorData
-
-
-STREAM_EVENTS: tuple[type[BaseModel], ...] = (MetaEvent, MessageEvent, SourceEvent, ErrorEvent)

@@ -3,6 +3,8 @@ manage the schema. Each command imports what it needs when it runs, so `--help` 
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from app.cli.database import db_cli
@@ -24,4 +26,17 @@ __all__ = ["cli", "delete_document", "list_documents", "main"]
 
 
 def main() -> None:
-    cli()
+    """Run the command; a bad setting or a start-up failure is one line on stderr, exit 1."""
+    from pydantic import ValidationError
+
+    from app.core.errors import CitestreamError
+    from app.core.startup import invalid_settings
+
+    try:
+        cli()
+    except ValidationError as error:
+        typer.echo(f"error: {invalid_settings(error).message}", err=True)
+        sys.exit(1)
+    except CitestreamError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        sys.exit(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from app.core.settings import Settings
+from app.core.startup import database_unusable
 
 db_cli = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 
@@ -16,7 +17,10 @@ def db_upgrade() -> None:
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_to_head(settings.database.url)
+    try:
+        upgrade_to_head(settings.database.url)
+    except Exception as error:
+        raise database_unusable(error, settings.database.url) from None
     typer.echo("database schema is up to date")
 
 
@@ -25,5 +29,9 @@ def db_downgrade() -> None:
     """Remove every table the migrations created (all conversations and documents are lost)."""
     from app.core.migrations import downgrade_to_base
 
-    downgrade_to_base(Settings().database.url)
+    url = Settings().database.url
+    try:
+        downgrade_to_base(url)
+    except Exception as error:
+        raise database_unusable(error, url) from None
     typer.echo("database schema removed")

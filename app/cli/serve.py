@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from app.cli.running import configure_logging
+from app.core.errors import CitestreamError
 from app.core.settings import Settings
 
 
@@ -20,9 +21,13 @@ def serve(
 
     settings = Settings()
     configure_logging(settings)
-    run_server(
-        create_app(settings),
-        settings,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-    )
+    try:
+        run_server(
+            create_app(settings),
+            settings,
+            host=host or settings.server.host,
+            port=port or settings.server.port,
+        )
+    except CitestreamError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(code=1) from None

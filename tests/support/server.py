@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.container import Container
 from app.core.settings import Settings
 from app.main import create_app
+from app.server import problem_http_protocol
 
 # No test relies on a request being fast: only on it finishing.
 CLIENT_TIMEOUT_S = 120.0
@@ -76,7 +77,15 @@ async def serve(
     if llm is not None:
         container.llm.override(providers.Object(llm))
     app = create_app(settings, container)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        # As `citestream serve` runs it: what uvicorn's parser refuses is problem+json too.
+        http=problem_http_protocol(settings.server.max_url_chars),
+    )
     server = uvicorn.Server(config)
 
     async def run() -> None:

@@ -36,6 +36,15 @@ def require_service(name: str, host: str, port: int) -> None:
 
 async def fresh_postgres_database() -> AsyncIterator[str]:
     """A new empty PostgreSQL database for one test; yields its SQLAlchemy URL, then drops it."""
+    url = await create_postgres_database()
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(url)
+
+
+async def create_postgres_database() -> str:
+    """A new empty PostgreSQL database; its SQLAlchemy URL. Drop it with the function below."""
     require_service("PostgreSQL", "127.0.0.1", 5432)
     name = f"citestream_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
@@ -44,14 +53,16 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
     finally:
         await admin.close()
     base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+async def drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
     try:
-        yield f"{base}/{name}"
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await admin.close()
 
 
 def redis_url() -> str:

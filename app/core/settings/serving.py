@@ -49,3 +49,7 @@ class ServerSettings(BaseModel):
     drain_s: float = Field(default=20.0, ge=0)
     # Origins allowed to call the API from a browser (CORS), e.g. ["http://localhost:3000"].
     cors_origins: list[str] = []
+    # The longest URL (path and query string) a request may have; longer ones get 414. Room for
+    # a question of CITESTREAM_CHAT__MAX_QUERY_CHARS on `GET /api/chat/stream`, percent-encoded
+    # (up to 12 characters each); uvicorn's parser refuses more than about 64 KB anyway.
+    max_url_chars: int = Field(default=60_000, ge=1024, le=60_000)
