@@ -19,6 +19,7 @@ from app.core.clock import Clock, SystemClock
 from app.core.database import Database
 from app.core.metrics import Metrics
 from app.core.settings import IngestionSettings, RetrievalSettings, Settings
+from app.identity.keys import KeyStore
 from app.knowledge.chunks import ChunkLookup
 from app.knowledge.collections import CollectionCatalog
 from app.knowledge.documents import DocumentLookup
@@ -30,13 +31,17 @@ from app.memory.history import ConversationHistory
 from app.memory.sessions import SessionRepository
 from app.memory.turns import TurnStore
 from app.services.answering import TurnAnswerer
+from app.services.auth import AuthService
 from app.services.documents import DocumentService
 from app.services.ingest import IngestService
 from app.services.intake import QuestionIntake
+from app.services.keys import KeyService
 from app.services.readiness import Readiness
 from app.services.reembedding import ReembeddingService
 from app.services.runs import RunService
 from app.services.sessions import SessionService
+from app.services.signing import Signer, load_or_create_secret
+from app.services.stream_tokens import StreamTokenService
 from app.workflows import build_answer_pipeline
 
 if TYPE_CHECKING:
@@ -133,6 +138,13 @@ def build_run_mirror(settings: Settings, clock: Clock, worker_id: str) -> RedisR
         write_timeout_s=settings.redis.timeout_s,
         retry_after_s=settings.redis.retry_after_s,
     )
+
+
+def build_signer(settings: Settings, clock: Clock) -> Signer:
+    """Signs stream tokens and cookies with the configured secret, else this machine's own."""
+    secret = settings.auth.secret
+    value = secret.get_secret_value() if secret else load_or_create_secret(settings.data_dir)
+    return Signer(value, clock)
 
 
 class Container(containers.DeclarativeContainer):
@@ -234,6 +246,7 @@ class Container(containers.DeclarativeContainer):
     ingest_service = providers.Singleton(
         IngestService,
         documents=document_lookup,
+        collections=collection_catalog,
         versions=document_versions,
         parser=document_parser,
         vectors=vector_index,
@@ -247,6 +260,22 @@ class Container(containers.DeclarativeContainer):
         collections=collection_catalog,
         versions=document_versions,
         vectors=vector_index,
+    )
+    # Identity.
+    key_store = providers.Singleton(KeyStore, database, clock)
+    key_service = providers.Singleton(
+        KeyService, store=key_store, clock=clock, cache_ttl_s=settings.provided.auth.key_cache_ttl_s
+    )
+    signer = providers.Singleton(build_signer, settings, clock)
+    auth_service = providers.Singleton(
+        AuthService,
+        keys=key_service,
+        signer=signer,
+        settings=settings.provided.auth,
+        server=settings.provided.server,
+    )
+    stream_token_service = providers.Singleton(
+        StreamTokenService, auth=auth_service, runs=run_service, sessions=session_service
     )
     reembedding_service = providers.Singleton(
         ReembeddingService, chunks=chunk_lookup, vectors=vector_index

@@ -8,11 +8,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from app.api import chat, documents, health, readiness, runs, sessions
+from app.api import auth, chat, documents, health, identity, readiness, runs, sessions
+from app.api.guarded_paths import GuardedPaths
 from app.api.openapi import publish_stream_schemas
 from app.api.problems import install_problem_handlers
 from app.container import Container
@@ -26,7 +27,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     """Build an app from `settings` (the environment when omitted); tests pass their own."""
     settings = settings or Settings()
     container = container or Container(settings=settings)
-    container.wire(modules=[chat, documents, health, readiness, runs, sessions])
+    container.wire(modules=[auth, chat, documents, health, identity, readiness, runs, sessions])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             async with AppLifecycle(container) as lifecycle:
                 # Storage first: a database that cannot be used stops the start here.
                 await lifecycle.open_storage()
+                await container.auth_service().announce()
                 # The model and the indexes load while the server already answers probes;
                 # requests that need them wait (see app/api/readiness.py).
                 warming = asyncio.create_task(_warm_up(lifecycle))
@@ -60,15 +62,20 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             CORSMiddleware,
             allow_origins=settings.server.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "Accept", "Last-Event-ID"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "Last-Event-ID"],
             expose_headers=["X-Session-Id", "X-Message-Id", "X-Run-Id", "Retry-After"],
         )
+    app.add_middleware(GuardedPaths, settings=settings.auth, auth=container.auth_service)
     install_problem_handlers(app)
-    app.include_router(chat.router)
-    app.include_router(runs.router)
+    # Every API route needs a principal (401 when auth is enforced and none is proven);
+    # handlers that act on owned resources also take it as `PrincipalDep`.
+    authenticated = [Depends(identity.current_principal)]
+    app.include_router(chat.router, dependencies=authenticated)
+    app.include_router(runs.router, dependencies=authenticated)
     app.include_router(health.router)
-    app.include_router(sessions.router)
-    app.include_router(documents.router)
+    app.include_router(sessions.router, dependencies=authenticated)
+    app.include_router(documents.router, dependencies=authenticated)
+    app.include_router(auth.router)
     publish_stream_schemas(app)
     return app
 

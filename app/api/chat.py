@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse
 
 from app.api.chat_schemas import ChatAnswer, ChatRequest
 from app.api.disconnects import unless_client_leaves
+from app.api.identity import PrincipalDep
 from app.api.openapi import ANSWER_ERRORS, STREAM_RESPONSES
 from app.api.readiness import REQUIRE_READY
 from app.api.sse import (
@@ -24,6 +25,7 @@ from app.api.sse import (
 from app.container import Container
 from app.core.errors import NotFound
 from app.core.names import COLLECTION_NAME_PATTERN
+from app.core.principals import Principal
 from app.core.runs import CancelOrigin, RunRecord
 from app.core.settings import Settings
 from app.services.chat import collect_answer
@@ -66,14 +68,19 @@ async def stream_chat(
     request: ChatRequest,
     runs: RunServiceDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
     accept: Annotated[str, Header()] = "text/event-stream",
 ) -> EventSourceResponse | StreamingResponse:
     """Stream an answer as Server-Sent Events (or as plain text with `Accept: text/plain`).
 
     Closing the connection stops the answer at once (its partial text is saved).
     """
-    record = await runs.start(request.query, request.session_id, request.collection)
-    batches = await runs.follow(record.run_id, cancel_on_close=CancelOrigin.DISCONNECT)
+    record = await runs.start(
+        request.query, request.session_id, request.collection, principal=principal
+    )
+    batches = await runs.follow(
+        record.run_id, principal=principal, cancel_on_close=CancelOrigin.DISCONNECT
+    )
     if _wants_plain_text(accept):
         return StreamingResponse(
             to_plain_text(batches),
@@ -90,6 +97,7 @@ async def stream_chat(
 async def stream_chat_for_event_source(
     runs: RunServiceDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
     query: Annotated[str, Query(description="The question.")],
     session_id: Annotated[
         uuid.UUID | None, Query(description="Continue this conversation.")
@@ -109,21 +117,23 @@ async def stream_chat_for_event_source(
     stops it at once.
     """
     if last_event_id is not None:
-        return await _resume(runs, last_event_id, settings)
-    record = await runs.start(query, session_id, collection)
-    batches = await runs.follow(record.run_id)
+        return await _resume(runs, last_event_id, settings, principal)
+    record = await runs.start(query, session_id, collection, principal=principal)
+    batches = await runs.follow(record.run_id, principal=principal)
     return _event_stream(batches, record, settings, for_event_source=True)
 
 
-async def _resume(runs: RunService, last_event_id: str, settings: Settings) -> Response:
+async def _resume(
+    runs: RunService, last_event_id: str, settings: Settings, principal: Principal
+) -> Response:
     run, _, number = last_event_id.partition(":")
     try:
         run_id, after = uuid.UUID(run), int(number)
-        record = await runs.status(run_id)
+        record = await runs.status(run_id, principal)
         if record.final_seq is not None and after >= record.final_seq:
             # A browser that kept its EventSource open after the final event: nothing more.
             return Response(status_code=204)
-        batches = await runs.follow(run_id, after)
+        batches = await runs.follow(run_id, after, principal=principal)
     except (ValueError, NotFound):
         return Response(status_code=204)  # nothing to resume: the browser stops reconnecting
     return _event_stream(batches, record, settings, for_event_source=True)
@@ -131,10 +141,16 @@ async def _resume(runs: RunService, last_event_id: str, settings: Settings) -> R
 
 @router.post("", response_model=ChatAnswer, responses=ANSWER_ERRORS)
 @inject
-async def chat(request: ChatRequest, http_request: Request, runs: RunServiceDep) -> ChatAnswer:
+async def chat(
+    request: ChatRequest, http_request: Request, runs: RunServiceDep, principal: PrincipalDep
+) -> ChatAnswer:
     """Answer a question in one JSON response. Closing the connection stops the answer."""
-    record = await runs.start(request.query, request.session_id, request.collection)
-    batches = await runs.follow(record.run_id, cancel_on_close=CancelOrigin.DISCONNECT)
+    record = await runs.start(
+        request.query, request.session_id, request.collection, principal=principal
+    )
+    batches = await runs.follow(
+        record.run_id, principal=principal, cancel_on_close=CancelOrigin.DISCONNECT
+    )
     answer = await unless_client_leaves(http_request, collect_answer(batches))
     return ChatAnswer(
         answer=answer.answer,

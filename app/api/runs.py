@@ -7,6 +7,7 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
+from app.api.identity import PrincipalDep
 from app.api.openapi import STREAM_RESPONSES
 from app.api.problems import problem_response
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
@@ -35,10 +36,16 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     responses={k: v for k, v in STREAM_RESPONSES.items() if k != 200},
 )
 @inject
-async def start_run(request: RunRequest, http: Request, runs: RunServiceDep) -> RunStarted:
+async def start_run(
+    request: RunRequest, http: Request, runs: RunServiceDep, principal: PrincipalDep
+) -> RunStarted:
     """Start answering a question; the answer runs whether or not anyone listens yet."""
     record = await runs.start(
-        request.query, request.session_id, request.collection, background=request.background
+        request.query,
+        request.session_id,
+        request.collection,
+        principal=principal,
+        background=request.background,
     )
     base = str(http.url_for("follow_run", run_id=str(record.run_id)))
     return RunStarted(
@@ -54,13 +61,14 @@ async def start_run(request: RunRequest, http: Request, runs: RunServiceDep) -> 
 @inject
 async def list_runs(
     runs: RunServiceDep,
+    principal: PrincipalDep,
     session_id: Annotated[
         uuid.UUID, Query(description="The conversation whose running answer to find.")
     ],
 ) -> RunList:
     """The run answering in a conversation right now, if any (`items` is then empty): how a
     client finds an answer again after a reload."""
-    active = await runs.active_run(session_id)
+    active = await runs.active_run(session_id, principal)
     return RunList(items=[] if active is None else [RunState.model_validate(active)])
 
 
@@ -80,6 +88,7 @@ async def follow_run(
     run_id: uuid.UUID,
     runs: RunServiceDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
     last_event_id_header: Annotated[
         str | None,
         Header(alias="Last-Event-ID", description="Resume after this event (its number)."),
@@ -93,10 +102,10 @@ async def follow_run(
     or those after `Last-Event-ID`, then live until the final event. Any number of listeners.
     204 when the final event is already behind `Last-Event-ID` (an EventSource then stops)."""
     after = last_event_id if last_event_id is not None else _event_number(last_event_id_header)
-    record = await runs.status(run_id)
+    record = await runs.status(run_id, principal)
     if record.final_seq is not None and after >= record.final_seq:
         return Response(status_code=204)
-    batches = await runs.follow(run_id, after)
+    batches = await runs.follow(run_id, after, principal=principal)
     return EventSourceResponse(
         to_server_sent_events(batches),
         ping=settings.chat.heartbeat_s,
@@ -113,10 +122,10 @@ async def follow_run(
     name="cancel_run",
 )
 @inject
-async def cancel_run(run_id: uuid.UUID, runs: RunServiceDep) -> RunState:
+async def cancel_run(run_id: uuid.UUID, runs: RunServiceDep, principal: PrincipalDep) -> RunState:
     """Stop the run's model wherever it executes; the partial answer is saved as interrupted.
     A run that has ended is left as it is. Returns the run's state."""
-    return RunState.model_validate(await runs.cancel(run_id))
+    return RunState.model_validate(await runs.cancel(run_id, principal))
 
 
 @router.get(
@@ -126,9 +135,9 @@ async def cancel_run(run_id: uuid.UUID, runs: RunServiceDep) -> RunState:
     responses=_NOT_FOUND,
 )
 @inject
-async def get_run(run_id: uuid.UUID, runs: RunServiceDep) -> RunState:
+async def get_run(run_id: uuid.UUID, runs: RunServiceDep, principal: PrincipalDep) -> RunState:
     """Where the run stands, with its timings."""
-    return RunState.model_validate(await runs.status(run_id))
+    return RunState.model_validate(await runs.status(run_id, principal))
 
 
 def _event_number(header: str | None) -> int:

@@ -93,6 +93,7 @@ class TurnAnswerer:
                     timedelta(seconds=self._settings.answer_timeout_s) + _CLAIM_MARGIN,
                     turn.collection,
                     new_session=not turn.claimed,
+                    owner=turn.principal_id,
                 )
         except Exception as error:
             if not isinstance(error, Conflict):

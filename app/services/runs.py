@@ -20,6 +20,7 @@ import anyio
 from app.core.clock import Clock
 from app.core.errors import NotFound, ServiceUnavailable
 from app.core.metrics import Metrics
+from app.core.principals import Principal
 from app.core.runs import CancelOrigin, RunRecord, RunStatus
 from app.core.settings import RunsSettings
 from app.memory.messages import HistoryMessage, MessageStatus, TurnOutcome
@@ -93,13 +94,14 @@ class RunService:
         session_id: uuid.UUID | None,
         collection: str | None = None,
         *,
+        principal: Principal,
         background: bool = False,
         create_missing: bool = False,
         history: list[HistoryMessage] | None = None,
     ) -> RunRecord:
-        """Check the question, claim its session and start answering it (4xx before anything
-        starts when the request cannot be answered). `create_missing` and `history` are
-        QuestionIntake.prepare's."""
+        """Check the question, claim its session and start answering it for `principal` (4xx
+        before anything starts when the request cannot be answered). `create_missing` and
+        `history` are QuestionIntake.prepare's."""
         if not self._accepting:
             raise ServiceUnavailable(
                 "The server is shutting down and takes no new questions; ask again shortly.",
@@ -107,7 +109,12 @@ class RunService:
                 retry_after_s=2,
             )
         turn = await self._intake.prepare(
-            query, session_id, collection, create_missing=create_missing, history=history
+            query,
+            session_id,
+            collection,
+            principal=principal,
+            create_missing=create_missing,
+            history=history,
         )
         record = RunRecord(
             run_id=uuid.uuid4(),
@@ -117,6 +124,7 @@ class RunService:
             background=background,
             status=RunStatus.RUNNING,
             created_at=self._clock.now(),
+            principal_id=principal.id,
         )
         run = LocalRun(record, LocalRunLog(), last_listened=self._clock.monotonic())
         self._runs.add(run)
@@ -130,19 +138,25 @@ class RunService:
     # -- following -------------------------------------------------------------------------------
 
     async def follow(
-        self, run_id: uuid.UUID, after: int = 0, *, cancel_on_close: CancelOrigin | None = None
+        self,
+        run_id: uuid.UUID,
+        after: int = 0,
+        *,
+        principal: Principal,
+        cancel_on_close: CancelOrigin | None = None,
     ) -> AsyncGenerator[Batch, None]:
         """The run's events after `after`, in batches, then live until its final event.
 
         NotFound now (before any stream opens) for a run this server does not know or no longer
-        keeps. With `cancel_on_close`, a listener that goes away before the end cancels the run.
+        keeps, or that `principal` may not see. With `cancel_on_close`, a listener that goes
+        away before the end cancels the run.
         """
         run = self._runs.get(run_id)
-        if run is not None:
+        if run is not None and principal.may_see(run.record.principal_id):
             return self._follow_local(run, after, cancel_on_close)
-        if self._mirror is not None:
+        if run is None and self._mirror is not None:
             record = await self._mirror.record(run_id)
-            if record is not None:
+            if record is not None and principal.may_see(record.principal_id):
                 return follow_remote(
                     self._mirror, record, after, self._metrics, on_owner_lost=self._owner_lost
                 )
@@ -164,12 +178,17 @@ class RunService:
 
     # -- inspecting and cancelling ---------------------------------------------------------------
 
-    async def status(self, run_id: uuid.UUID) -> RunRecord:
-        """A run's state and timings (404 once it is forgotten)."""
+    async def status(self, run_id: uuid.UUID, principal: Principal) -> RunRecord:
+        """A run's state and timings (404 once it is forgotten, or if it is not yours)."""
         run = self._runs.get(run_id)
         if run is not None:
-            return run.record
-        if self._mirror is not None and (record := await self._mirror.record(run_id)):
+            if principal.may_see(run.record.principal_id):
+                return run.record
+            raise _unknown(run_id)
+        record = None if self._mirror is None else await self._mirror.record(run_id)
+        if record is not None and not principal.may_see(record.principal_id):
+            raise _unknown(run_id)
+        if self._mirror is not None and record is not None:
             if record.status.finished or await self._mirror.owner_alive(record):
                 return record
             # Nobody was following it when its worker died: notice now.
@@ -177,26 +196,33 @@ class RunService:
             return await self._mirror.record(run_id) or record
         raise _unknown(run_id)
 
-    async def active_run(self, session_id: uuid.UUID) -> RunRecord | None:
-        """The run answering in this session right now, wherever it executes; None if none."""
+    async def active_run(self, session_id: uuid.UUID, principal: Principal) -> RunRecord | None:
+        """The run answering in this session right now, wherever it executes; None if none
+        (or if it is not the principal's)."""
         run_id = self._runs.latest_of(session_id)
         if run_id is None and self._mirror is not None:
             run_id = await self._mirror.latest_run_of(session_id)
         if run_id is None:
             return None
         try:
-            record = await self.status(run_id)
+            record = await self.status(run_id, principal)
         except NotFound:
             return None
         return None if record.status.finished else record
 
-    async def cancel(self, run_id: uuid.UUID, origin: CancelOrigin = CancelOrigin.API) -> RunRecord:
-        """Stop a run wherever it executes; a finished run is left as it is. Returns its state."""
+    async def cancel(
+        self, run_id: uuid.UUID, principal: Principal, origin: CancelOrigin = CancelOrigin.API
+    ) -> RunRecord:
+        """Stop a run wherever it executes; a finished run is left as it is. Returns its state.
+        Another principal's run is not found."""
         run = self._runs.get(run_id)
-        if run is not None:
+        if run is not None and principal.may_see(run.record.principal_id):
             await self._cancel_local(run, origin)
             return run.record
-        if self._mirror is None or (record := await self._mirror.record(run_id)) is None:
+        if run is not None or self._mirror is None:
+            raise _unknown(run_id)
+        record = await self._mirror.record(run_id)
+        if record is None or not principal.may_see(record.principal_id):
             raise _unknown(run_id)
         if record.status.finished:
             return record
