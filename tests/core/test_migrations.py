@@ -22,7 +22,7 @@ from app.core.schema import SCHEMA_REVISION
 from app.main import create_app
 from tests.conftest import MakeSettings
 
-TABLES = {"chat_sessions", "chat_messages", "collections", "documents", "chunks"}
+TABLES = {"chat_sessions", "chat_messages", "collections", "documents", "chunks", "api_keys"}
 
 
 async def _tables(url: str) -> set[str]:
