@@ -47,6 +47,11 @@ class PreparedTurn:
     # Who asks: owns the new session, if one is created.
     principal_id: str = LOCAL_PRINCIPAL.id
 
+    @property
+    def session_collection(self) -> str:
+        """The collection the session remembers (`default`, when that is not searchable)."""
+        return DEFAULT_COLLECTION if self.collection == NOTHING_VISIBLE else self.collection
+
 
 class QuestionIntake:
     """Turns a request into a PreparedTurn, or raises the domain error that says why not."""
@@ -175,8 +180,6 @@ class QuestionIntake:
     async def _visible_collection(self, collection: str | None, principal: Principal) -> str:
         """The collection to search: the one named if the principal may see it (else 404);
         `default` when none is named, which searches nothing if another principal owns it."""
-        if collection == NOTHING_VISIBLE:  # a session that started that way stays that way
-            return NOTHING_VISIBLE
         name = collection or DEFAULT_COLLECTION
         if principal.admin and name == DEFAULT_COLLECTION:
             return name  # no query: local mode's every question

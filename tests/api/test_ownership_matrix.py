@@ -180,3 +180,31 @@ async def test_another_key_finds_nothing_the_first_key_owns(matrix_server: LiveS
 def _owned_routes(routes: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Every other API route acts on something owned (a session, run, document, collection)."""
     return {route for route in routes if route[1].startswith("/api/")} - LISTS - SELF - set(OPEN)
+
+
+async def test_questions_search_only_collections_the_caller_may_see(
+    make_settings: MakeSettings,
+) -> None:
+    # The test corpus is in `default`, ingested by the local user (as `citestream ingest`
+    # does without --owner): a key holder's question searches nothing there, an admin's does.
+    async with serve(make_settings()) as server:
+        user_key = await create_key(server.container, "user")
+        admin_key = await create_key(server.container, "operator", admin=True)
+        question = {"query": "What do emperor penguins eat?"}
+        async with (
+            httpx.AsyncClient(base_url=server.url, headers=bearer(user_key)) as user,
+            httpx.AsyncClient(base_url=server.url, headers=bearer(admin_key)) as admin,
+        ):
+            theirs = await user.post("/api/chat", json=question)
+            named = await user.post("/api/chat", json={**question, "collection": "default"})
+            everything = await admin.post("/api/chat", json=question)
+            assert theirs.status_code == 200
+            assert theirs.json()["sources"] == []
+            assert named.json()["sources"] == []  # `default` is never a 404: it always exists
+            assert everything.json()["sources"]
+            follow_up = await user.post(
+                "/api/chat", json={"query": "And krill?", "session_id": theirs.json()["session_id"]}
+            )
+            assert follow_up.json()["sources"] == []
+            session = await user.get(f"/api/sessions/{theirs.json()['session_id']}")
+            assert session.json()["collection"] == "default"
