@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse
 
 from app.api.chat_schemas import ChatAnswer, ChatRequest
 from app.api.disconnects import unless_client_leaves
-from app.api.identity import PrincipalDep
+from app.api.identity import AccessToken, PrincipalDep
 from app.api.openapi import ANSWER_ERRORS, STREAM_RESPONSES
 from app.api.readiness import REQUIRE_READY
 from app.api.sse import (
@@ -107,6 +107,7 @@ async def stream_chat_for_event_source(
         Query(pattern=COLLECTION_NAME_PATTERN, description="The document collection to search."),
     ] = None,
     last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
+    access_token: AccessToken = None,
 ) -> EventSourceResponse | Response:
     """Stream an answer as Server-Sent Events, for the browser's `EventSource`.
 

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from app.core.principals import Principal
 from app.services.auth import AuthService, Credentials
@@ -48,6 +48,15 @@ async def current_principal(request: Request, auth: AuthServiceDep) -> Principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+# Declared by the GET streams so `/openapi.json` shows it; `current_principal` reads it.
+AccessToken = Annotated[
+    str | None,
+    Query(
+        description="A stream token from POST /api/stream-tokens, for clients that cannot send "
+        "headers (EventSource). Valid only for the run or session it was issued for."
+    ),
+]
 
 
 def _uuid(value: object) -> uuid.UUID | None:

@@ -7,7 +7,7 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
-from app.api.identity import PrincipalDep
+from app.api.identity import AccessToken, PrincipalDep
 from app.api.openapi import STREAM_RESPONSES
 from app.api.problems import problem_response
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
@@ -97,6 +97,7 @@ async def follow_run(
         int | None,
         Query(ge=0, description="Resume after this event (for clients without headers)."),
     ] = None,
+    access_token: AccessToken = None,
 ) -> EventSourceResponse | Response:
     """The run's events (`meta`, `message`…, `source` | `error`) with ids 1, 2, 3…: all of them,
     or those after `Last-Event-ID`, then live until the final event. Any number of listeners.
