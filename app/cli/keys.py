@@ -71,9 +71,18 @@ def revoke_key(
 ) -> None:
     """Revoke a key: servers refuse it within `CITESTREAM_AUTH__KEY_CACHE_TTL_S` (10 s)."""
 
-    async def run() -> str:
+    async def run() -> tuple[str, bool]:
         async with _keys() as keys:
             row = await keys.revoke(key)
-        return f"revoked {row.name!r} (id {row.id})"
+            left = await keys.any_active()
+        return f"revoked {row.name!r} (id {row.id})", left
 
-    typer.echo(execute(run()))
+    said, keys_left = execute(run())
+    typer.echo(said)
+    if not keys_left:
+        # Keys are required while one is active: without any, a loopback server is open again.
+        typer.echo(
+            "warning: no active key is left, so a server on loopback without "
+            "CITESTREAM_AUTH__REQUIRED=true is open to this machine again (local mode).",
+            err=True,
+        )

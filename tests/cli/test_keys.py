@@ -73,5 +73,8 @@ async def test_keys_are_created_listed_and_revoked_from_the_command_line(
         assert [c["name"] for c in collections.json()] == ["alices"]
         revoked = _citestream("keys", "revoke", "alice", data_dir=data)
         assert revoked.returncode == 0, revoked.stderr
+        assert "no active key is left" not in revoked.stderr  # the operator's key still is
         assert (await client.get("/api/collections")).status_code == 401
     assert "revoked" in _citestream("keys", "list", data_dir=data).stdout
+    last = _citestream("keys", "revoke", "operator", data_dir=data)
+    assert "no active key is left" in last.stderr  # the server is open again: say so
