@@ -129,7 +129,13 @@ async def test_the_cookie_session_signs_a_browser_in_and_refuses_cross_site_chan
             assert set_cookie.startswith(f"{COOKIE}=")
             attributes = {part.strip().lower() for part in set_cookie.split(";")}
             assert {"httponly", "samesite=strict", "path=/"} <= attributes
-            assert "secure" not in attributes  # plain http here; https gets Secure
+            assert "secure" not in attributes  # plain http here...
+            # ...while behind a TLS proxy (uvicorn trusts X-Forwarded-Proto from loopback) the
+            # cookie is Secure.
+            over_https = await api.post("/api/auth/session", headers={"X-Forwarded-Proto": "https"})
+            assert "secure" in {
+                p.strip().lower() for p in over_https.headers["set-cookie"].split(";")
+            }
             cookie = {"Cookie": set_cookie.split(";", 1)[0]}
 
             assert (await browser.get("/api/sessions", headers=cookie)).status_code == 200
