@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     app.state.container = container
+    # Added before CORS, so CORS wraps it: a browser can read its 401 too.
+    app.add_middleware(GuardedPaths, settings=settings.auth, auth=container.auth_service)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -65,7 +67,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             allow_headers=["Authorization", "Content-Type", "Accept", "Last-Event-ID"],
             expose_headers=["X-Session-Id", "X-Message-Id", "X-Run-Id", "Retry-After"],
         )
-    app.add_middleware(GuardedPaths, settings=settings.auth, auth=container.auth_service)
     install_problem_handlers(app)
     # Every API route needs a principal (401 when auth is enforced and none is proven);
     # handlers that act on owned resources also take it as `PrincipalDep`.
