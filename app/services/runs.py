@@ -186,15 +186,13 @@ class RunService:
                 return run.record
             raise _unknown(run_id)
         record = None if self._mirror is None else await self._mirror.record(run_id)
-        if record is not None and not principal.may_see(record.principal_id):
+        if self._mirror is None or record is None or not principal.may_see(record.principal_id):
             raise _unknown(run_id)
-        if self._mirror is not None and record is not None:
-            if record.status.finished or await self._mirror.owner_alive(record):
-                return record
-            # Nobody was following it when its worker died: notice now.
-            await end_for_everyone(self._mirror, record, self._owner_lost)
-            return await self._mirror.record(run_id) or record
-        raise _unknown(run_id)
+        if record.status.finished or await self._mirror.owner_alive(record):
+            return record
+        # Nobody was following it when its worker died: notice now.
+        await end_for_everyone(self._mirror, record, self._owner_lost)
+        return await self._mirror.record(run_id) or record
 
     async def active_run(self, session_id: uuid.UUID, principal: Principal) -> RunRecord | None:
         """The run answering in this session right now, wherever it executes; None if none
