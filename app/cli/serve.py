@@ -19,10 +19,9 @@ def serve(
     from app.server import serve as run_server
 
     settings = Settings()
+    # Into the settings, not only to uvicorn: where the server listens decides whether it
+    # requires API keys (beyond loopback it always does).
+    settings.server.host = host or settings.server.host
+    settings.server.port = port or settings.server.port
     configure_logging(settings)
-    run_server(
-        create_app(settings),
-        settings,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-    )
+    run_server(create_app(settings), settings, host=settings.server.host, port=settings.server.port)
