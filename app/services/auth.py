@@ -82,7 +82,8 @@ class AuthService:
     async def announce(self) -> None:
         """One start-up line saying who may call this server."""
         if not await self.enforced():
-            logger.warning(
+            # The intended default on a laptop, so not a warning; but always said.
+            logger.info(
                 "Local mode: no API key exists and the server listens on loopback, so it is "
                 "open to anyone on this machine. Create a key (`citestream keys create --name "
                 "NAME`) to require one."

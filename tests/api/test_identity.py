@@ -15,7 +15,7 @@ from tests.support.server import serve
 async def test_local_mode_is_open_and_says_so(
     make_settings: MakeSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="app.services.auth"):
+    with caplog.at_level(logging.INFO, logger="app.services.auth"):
         async with serve(make_settings()) as server, server.client() as client:
             answer = await client.post("/api/chat", json={"query": "What do penguins eat?"})
             sessions = await client.get("/api/sessions")
