@@ -7,6 +7,7 @@ import asyncio
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import app.identity.models  # registers the API keys table
 import app.knowledge.models  # noqa: F401 - registers the knowledge tables
 from alembic import context
 from app.core.database import Base

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
-from app.admission.local import LocalAdmissionStore
 from app.core.changes import CollectionChanges
 from app.core.clock import Clock, SystemClock
 from app.core.database import Database
 from app.core.metrics import Metrics
 from app.core.settings import IngestionSettings, RetrievalSettings, Settings
+from app.identity.keys import KeyStore
 from app.knowledge.chunks import ChunkLookup
 from app.knowledge.collections import CollectionCatalog
 from app.knowledge.documents import DocumentLookup
@@ -30,15 +30,19 @@ from app.memory.claims import SessionClaims
 from app.memory.history import ConversationHistory
 from app.memory.sessions import SessionRepository
 from app.memory.turns import TurnStore
-from app.services.admission import AdmissionControl, generation_cap
+from app.services.admission import build_admission
 from app.services.answering import TurnAnswerer
+from app.services.auth import AuthService
 from app.services.documents import DocumentService
 from app.services.ingest import IngestService
 from app.services.intake import QuestionIntake
+from app.services.keys import KeyService
 from app.services.readiness import Readiness
 from app.services.reembedding import ReembeddingService
 from app.services.runs import RunService
 from app.services.sessions import SessionService
+from app.services.signing import build_signer
+from app.services.stream_tokens import StreamTokenService
 from app.workflows import build_answer_pipeline
 
 if TYPE_CHECKING:
@@ -134,29 +138,6 @@ def build_run_mirror(settings: Settings, clock: Clock, worker_id: str) -> RedisR
         liveness_ttl_s=settings.runs.liveness_ttl_s,
         write_timeout_s=settings.redis.timeout_s,
         retry_after_s=settings.redis.retry_after_s,
-    )
-
-
-def build_admission(settings: Settings, metrics: Metrics, clock: Clock) -> AdmissionControl:
-    """Admission control, shared by every worker through Redis when Redis is configured."""
-    shared = None
-    if settings.redis.url:
-        from app.admission.redis_store import RedisAdmissionStore
-
-        shared = RedisAdmissionStore(
-            settings.redis.url,
-            clock=clock,
-            prefix=settings.admission.key_prefix,
-            timeout_s=settings.redis.timeout_s,
-        )
-    return AdmissionControl(
-        settings=settings.admission,
-        generations=generation_cap(settings.admission, settings.llm.provider),
-        shared=shared,
-        local=LocalAdmissionStore(clock),
-        metrics=metrics,
-        clock=clock,
-        retry_shared_after_s=settings.redis.retry_after_s,
     )
 
 
@@ -261,6 +242,7 @@ class Container(containers.DeclarativeContainer):
     ingest_service = providers.Singleton(
         IngestService,
         documents=document_lookup,
+        collections=collection_catalog,
         versions=document_versions,
         parser=document_parser,
         vectors=vector_index,
@@ -274,6 +256,22 @@ class Container(containers.DeclarativeContainer):
         collections=collection_catalog,
         versions=document_versions,
         vectors=vector_index,
+    )
+    # Identity.
+    key_store = providers.Singleton(KeyStore, database, clock)
+    key_service = providers.Singleton(
+        KeyService, store=key_store, clock=clock, cache_ttl_s=settings.provided.auth.key_cache_ttl_s
+    )
+    signer = providers.Singleton(build_signer, settings, clock)
+    auth_service = providers.Singleton(
+        AuthService,
+        keys=key_service,
+        signer=signer,
+        settings=settings.provided.auth,
+        server=settings.provided.server,
+    )
+    stream_token_service = providers.Singleton(
+        StreamTokenService, auth=auth_service, runs=run_service, sessions=session_service
     )
     reembedding_service = providers.Singleton(
         ReembeddingService, chunks=chunk_lookup, vectors=vector_index

@@ -19,6 +19,7 @@ from typing import Protocol
 from app.container import Container
 from app.core.errors import CitestreamError
 from app.core.names import DEFAULT_COLLECTION
+from app.core.principals import LOCAL_PRINCIPAL
 from app.core.schema import ensure_schema
 from app.core.settings import Settings
 from app.core.startup import database_unusable
@@ -145,7 +146,8 @@ class AppLifecycle:
         vectors = self.container.vector_index()
         assert vectors is not None
         stored = await asyncio.to_thread(vectors.count)
-        collections = await self.container.document_service().list_collections()
+        # Every collection, whoever owns it: the operator's view.
+        collections = await self.container.document_service().list_collections(LOCAL_PRINCIPAL)
         chunks = sum(collection.chunk_count for collection in collections)
         if stored < chunks:
             logger.warning(

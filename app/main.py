@@ -8,12 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from app.api import admission, chat, documents, health, readiness, runs, sessions
+from app.api import admission, auth, chat, documents, health, identity, readiness, runs, sessions
 from app.api.admission import ADMIT_REQUEST
+from app.api.guarded_paths import GuardedPaths
 from app.api.openapi import publish_contract
 from app.api.problems import install_problem_handlers
 from app.api.url_limit import UrlLengthLimit
@@ -28,7 +29,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     """Build an app from `settings` (the environment when omitted); tests pass their own."""
     settings = settings or Settings()
     container = container or Container(settings=settings)
-    container.wire(modules=[admission, chat, documents, health, readiness, runs, sessions])
+    container.wire(
+        modules=[admission, auth, chat, documents, health, identity, readiness, runs, sessions]
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,6 +39,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             async with AppLifecycle(container) as lifecycle:
                 # Storage first: a database that cannot be used stops the start here.
                 await lifecycle.open_storage()
+                await container.auth_service().announce()
                 # The model and the indexes load while the server already answers probes;
                 # requests that need them wait (see app/api/readiness.py).
                 warming = asyncio.create_task(_warm_up(lifecycle))
@@ -57,22 +61,28 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     app.state.container = container
+    # Added before CORS, so CORS wraps it: a browser can read its 401 too.
+    app.add_middleware(GuardedPaths, settings=settings.auth, auth=container.auth_service)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.server.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "Accept", "Last-Event-ID"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "Last-Event-ID"],
             expose_headers=["X-Session-Id", "X-Message-Id", "X-Run-Id", "Retry-After"],
         )
     install_problem_handlers(app)
     app.add_middleware(UrlLengthLimit, limit=settings.server.max_url_chars)
-    # Every API request counts toward its key's requests per minute; probes and /metrics do not.
-    app.include_router(chat.router, dependencies=ADMIT_REQUEST)
-    app.include_router(runs.router, dependencies=ADMIT_REQUEST)
+    # Every API route needs a principal (401 when auth is enforced and none is proven), and
+    # then counts toward its key's requests per minute; probes and /metrics do neither.
+    # Handlers that act on owned resources also take the principal as `PrincipalDep`.
+    api = [Depends(identity.current_principal), *ADMIT_REQUEST]
+    app.include_router(chat.router, dependencies=api)
+    app.include_router(runs.router, dependencies=api)
     app.include_router(health.router)
-    app.include_router(sessions.router, dependencies=ADMIT_REQUEST)
-    app.include_router(documents.router, dependencies=ADMIT_REQUEST)
+    app.include_router(sessions.router, dependencies=api)
+    app.include_router(documents.router, dependencies=api)
+    app.include_router(auth.router)
     publish_contract(app, settings)
     return app
 

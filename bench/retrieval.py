@@ -34,6 +34,7 @@ from pathlib import Path
 from app.cli.evaluation import search_in_mode
 from app.container import Container
 from app.core.names import DEFAULT_COLLECTION
+from app.core.principals import LOCAL_PRINCIPAL
 from app.core.settings import Settings
 from app.lifecycle import running_container
 from app.retrieval.scoring import load_questions
@@ -80,7 +81,9 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 async def _chunk_total(container: Container) -> int:
-    return sum(c.chunk_count for c in await container.document_service().list_collections())
+    return sum(
+        c.chunk_count for c in await container.document_service().list_collections(LOCAL_PRINCIPAL)
+    )
 
 
 async def _grow_to(container: Container, size: int, pool: list[str], start: int) -> tuple[int, int]:
@@ -94,6 +97,7 @@ async def _grow_to(container: Container, size: int, pool: list[str], start: int)
         result = await service.ingest_one(
             IncomingFile(f"synthetic-{number:06d}.md", len(data), functools.partial(bytes, data)),
             DEFAULT_COLLECTION,
+            LOCAL_PRINCIPAL,
         )
         total += result.document.chunk_count
         number += 1

@@ -12,7 +12,7 @@ from sse_starlette import EventSourceResponse
 from app.api.chat_schemas import ChatAnswer, ChatRequest
 from app.api.disconnects import unless_client_leaves
 from app.api.fields import NOT_BLANK_PATTERN, StorableStr
-from app.api.identity import PrincipalDep
+from app.api.identity import AccessToken, PrincipalDep
 from app.api.openapi import ANSWER_ERRORS, QUESTION_ERRORS, STREAM_RESPONSES, stream_response
 from app.api.readiness import REQUIRE_READY
 from app.api.sse import (
@@ -26,6 +26,7 @@ from app.api.sse import (
 from app.container import Container
 from app.core.errors import NotFound
 from app.core.names import COLLECTION_NAME_PATTERN
+from app.core.principals import Principal
 from app.core.runs import CancelOrigin, RunRecord
 from app.core.settings import Settings
 from app.services.chat import collect_answer
@@ -78,7 +79,9 @@ async def stream_chat(
     record = await runs.start(
         request.query, request.session_id, request.collection, principal=principal
     )
-    batches = await runs.follow(record.run_id, cancel_on_close=CancelOrigin.DISCONNECT)
+    batches = await runs.follow(
+        record.run_id, principal=principal, cancel_on_close=CancelOrigin.DISCONNECT
+    )
     if _wants_plain_text(accept):
         return StreamingResponse(
             to_plain_text(batches),
@@ -115,6 +118,7 @@ async def stream_chat_for_event_source(
         Query(pattern=COLLECTION_NAME_PATTERN, description="The document collection to search."),
     ] = None,
     last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
+    access_token: AccessToken = None,
 ) -> EventSourceResponse | Response:
     """Stream an answer as Server-Sent Events, for the browser's `EventSource`.
 
@@ -125,21 +129,23 @@ async def stream_chat_for_event_source(
     stops it at once.
     """
     if last_event_id is not None:
-        return await _resume(runs, last_event_id, settings)
+        return await _resume(runs, last_event_id, settings, principal)
     record = await runs.start(query, session_id, collection, principal=principal)
-    batches = await runs.follow(record.run_id)
+    batches = await runs.follow(record.run_id, principal=principal)
     return _event_stream(batches, record, settings, for_event_source=True)
 
 
-async def _resume(runs: RunService, last_event_id: str, settings: Settings) -> Response:
+async def _resume(
+    runs: RunService, last_event_id: str, settings: Settings, principal: Principal
+) -> Response:
     run, _, number = last_event_id.partition(":")
     try:
         run_id, after = uuid.UUID(run), int(number)
-        record = await runs.status(run_id)
+        record = await runs.status(run_id, principal)
         if record.final_seq is not None and after >= record.final_seq:
             # A browser that kept its EventSource open after the final event: nothing more.
             return Response(status_code=204)
-        batches = await runs.follow(run_id, after)
+        batches = await runs.follow(run_id, after, principal=principal)
     except (ValueError, NotFound):
         return Response(status_code=204)  # nothing to resume: the browser stops reconnecting
     return _event_stream(batches, record, settings, for_event_source=True)
@@ -154,7 +160,9 @@ async def chat(
     record = await runs.start(
         request.query, request.session_id, request.collection, principal=principal
     )
-    batches = await runs.follow(record.run_id, cancel_on_close=CancelOrigin.DISCONNECT)
+    batches = await runs.follow(
+        record.run_id, principal=principal, cancel_on_close=CancelOrigin.DISCONNECT
+    )
     answer = await unless_client_leaves(http_request, collect_answer(batches))
     return ChatAnswer(
         answer=answer.answer,

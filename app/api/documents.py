@@ -17,6 +17,7 @@ from app.api.document_schemas import (
     IngestResult,
 )
 from app.api.fields import Offset, page_size
+from app.api.identity import PrincipalDep
 from app.api.openapi import problem_responses
 from app.api.uploads import FILES_FIELD, UploadForm, read_upload_form
 from app.core.names import COLLECTION_NAME_PATTERN, DEFAULT_COLLECTION
@@ -114,7 +115,7 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
 )
 @inject
 async def upload_documents(
-    form: UploadFormDep, response: Response, service: IngestServiceDep
+    form: UploadFormDep, response: Response, service: IngestServiceDep, principal: PrincipalDep
 ) -> IngestResult:
     """Ingest files into a collection: added, updated (same name, new content) or unchanged.
 
@@ -122,7 +123,8 @@ async def upload_documents(
     of all of them go live together, so any error leaves the knowledge base as it was.
     """
     files = [IncomingFile(f.filename, f.size, f.read) for f in form.files]
-    results = await service.ingest(files, form.fields.get("collection", DEFAULT_COLLECTION))
+    collection = form.fields.get("collection", DEFAULT_COLLECTION)
+    results = await service.ingest(files, collection, principal)
     if all(result.outcome == IngestOutcome.UNCHANGED for result in results):
         response.status_code = 200
     return IngestResult.model_validate({"documents": [asdict(r) for r in results]})
@@ -132,6 +134,7 @@ async def upload_documents(
 @inject
 async def list_documents(
     service: DocumentServiceDep,
+    principal: PrincipalDep,
     collection: Annotated[
         str | None,
         Query(pattern=COLLECTION_NAME_PATTERN, description="Only this collection."),
@@ -140,7 +143,9 @@ async def list_documents(
     offset: Offset = 0,
 ) -> DocumentPage:
     """List documents, by collection and name."""
-    return DocumentPage.model_validate(await service.list_documents(collection, limit, offset))
+    return DocumentPage.model_validate(
+        await service.list_documents(collection, limit, offset, principal)
+    )
 
 
 @router.get(
@@ -154,6 +159,7 @@ async def list_documents(
 async def get_document(
     document_id: uuid.UUID,
     service: DocumentServiceDep,
+    principal: PrincipalDep,
     chunk_id: Annotated[
         uuid.UUID | None, Query(description="A cited chunk (`node_id` of a source) to show.")
     ] = None,
@@ -162,7 +168,7 @@ async def get_document(
     ] = 1,
 ) -> DocumentDetail:
     """Show a document; with `chunk_id`, the cited chunk in context."""
-    found = await service.get(document_id, chunk_id, context)
+    found = await service.get(document_id, principal, chunk_id, context)
     detail = DocumentDetail.model_validate(found.document)
     if found.context is not None:
         detail.context = [
@@ -178,14 +184,18 @@ async def get_document(
     responses=problem_responses(described={404: "No such document."}),
 )
 @inject
-async def delete_document(document_id: uuid.UUID, service: DocumentServiceDep) -> Response:
+async def delete_document(
+    document_id: uuid.UUID, service: DocumentServiceDep, principal: PrincipalDep
+) -> Response:
     """Delete a document and its chunks; answers stop citing it at once."""
-    await service.delete(document_id)
+    await service.delete(document_id, principal)
     return Response(status_code=204)
 
 
 @router.get("/api/collections", response_model=list[CollectionOut])
 @inject
-async def list_collections(service: DocumentServiceDep) -> list[CollectionOut]:
-    """List collections with how many documents and chunks each holds."""
-    return [CollectionOut.model_validate(row) for row in await service.list_collections()]
+async def list_collections(
+    service: DocumentServiceDep, principal: PrincipalDep
+) -> list[CollectionOut]:
+    """List your collections with how many documents and chunks each holds."""
+    return [CollectionOut.model_validate(row) for row in await service.list_collections(principal)]

@@ -1,15 +1,68 @@
 """Who the request is from, as a FastAPI dependency. Routers ask for `PrincipalDep`."""
 
+import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from dependency_injector.wiring import Provide, inject
+from fastapi import Depends, Query, Request
 
-from app.core.principals import LOCAL_PRINCIPAL, Principal
+from app.core.principals import Principal
+from app.services.auth import AuthService, Credentials
+
+AuthServiceDep = Annotated[AuthService, Depends(Provide["auth_service"])]
+
+# The GET streams an EventSource opens, where `?access_token=` is accepted (route names).
+_TOKEN_ROUTES = frozenset({"follow_run", "stream_chat_for_event_source"})
 
 
-async def current_principal(request: Request) -> Principal:
-    """The caller of this request. Until API keys exist every caller is the local user."""
-    return LOCAL_PRINCIPAL
+def credentials_of(request: Request, cookie_name: str) -> Credentials:
+    """What the request offers as proof of who it is."""
+    authorization = request.headers.get("authorization")
+    bearer = None
+    if authorization is not None:
+        scheme, _, value = authorization.partition(" ")
+        # A malformed header is a wrong key, not "no key": it must not fall back to a cookie.
+        bearer = value.strip() if scheme.lower() == "bearer" else ""
+    route = request.scope.get("route")
+    token = None
+    if request.method == "GET" and getattr(route, "name", None) in _TOKEN_ROUTES:
+        token = request.query_params.get("access_token")
+    return Credentials(
+        method=request.method,
+        bearer=bearer,
+        access_token=token,
+        stream_run=_uuid(request.path_params.get("run_id")),
+        stream_session=_uuid(request.query_params.get("session_id")),
+        cookie=request.cookies.get(cookie_name),
+        origin=request.headers.get("origin"),
+        sec_fetch_site=request.headers.get("sec-fetch-site"),
+        own_origin=f"{request.url.scheme}://{request.url.netloc}",
+    )
+
+
+@inject
+async def current_principal(request: Request, auth: AuthServiceDep) -> Principal:
+    """The caller of this request: 401 when auth is enforced and no valid credential is sent."""
+    credentials = credentials_of(request, auth.settings.session_cookie)
+    return await auth.authenticate(credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+# Declared by the GET streams so `/openapi.json` shows it; `current_principal` reads it.
+AccessToken = Annotated[
+    str | None,
+    Query(
+        description="A stream token from POST /api/stream-tokens, for clients that cannot send "
+        "headers (EventSource). Valid only for the run or session it was issued for."
+    ),
+]
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -78,9 +78,9 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, CitestreamError)
-    return problem(
+def domain_problem(error: CitestreamError) -> JSONResponse:
+    """A domain error as its problem+json response."""
+    response = problem(
         error.status,
         error.title,
         error.message,
@@ -88,6 +88,15 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
         error.errors,
         retry_after_s=error.retry_after_s,
     )
+    if error.status == 401:
+        # RFC 9110: a 401 names the scheme that would work.
+        response.headers["WWW-Authenticate"] = 'Bearer realm="citestream"'
+    return response
+
+
+async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, CitestreamError)
+    return domain_problem(error)
 
 
 async def _validation_error(_request: Request, error: Exception) -> JSONResponse:

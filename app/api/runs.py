@@ -7,7 +7,7 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
-from app.api.identity import PrincipalDep
+from app.api.identity import AccessToken, PrincipalDep
 from app.api.openapi import QUESTION_ERRORS, problem_responses, stream_response
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
 from app.api.run_schemas import RunList, RunRequest, RunStarted, RunState
@@ -64,13 +64,14 @@ async def start_run(
 @inject
 async def list_runs(
     runs: RunServiceDep,
+    principal: PrincipalDep,
     session_id: Annotated[
         uuid.UUID, Query(description="The conversation whose running answer to find.")
     ],
 ) -> RunList:
     """The run answering in a conversation right now, if any (`items` is then empty): how a
     client finds an answer again after a reload."""
-    active = await runs.active_run(session_id)
+    active = await runs.active_run(session_id, principal)
     return RunList(items=[] if active is None else [RunState.model_validate(active)])
 
 
@@ -90,6 +91,7 @@ async def follow_run(
     run_id: uuid.UUID,
     runs: RunServiceDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
     last_event_id_header: Annotated[
         str | None,
         Header(
@@ -106,6 +108,7 @@ async def follow_run(
             description="Resume after this event (for clients without headers).",
         ),
     ] = None,
+    access_token: AccessToken = None,
 ) -> EventSourceResponse | Response:
     """The run's events (`meta`, `message`…, `source` | `error`) with ids 1, 2, 3…: all of them,
     or those after `Last-Event-ID`, then live until the final event. Any number of listeners.
@@ -113,10 +116,10 @@ async def follow_run(
     # The header is checked even when the parameter wins: a malformed one is still an error.
     from_header = _event_number(last_event_id_header)
     after = last_event_id if last_event_id is not None else from_header
-    record = await runs.status(run_id)
+    record = await runs.status(run_id, principal)
     if record.final_seq is not None and after >= record.final_seq:
         return Response(status_code=204)
-    batches = await runs.follow(run_id, after)
+    batches = await runs.follow(run_id, after, principal=principal)
     return EventSourceResponse(
         to_server_sent_events(batches),
         ping=settings.chat.heartbeat_s,
@@ -133,10 +136,10 @@ async def follow_run(
     name="cancel_run",
 )
 @inject
-async def cancel_run(run_id: uuid.UUID, runs: RunServiceDep) -> RunState:
+async def cancel_run(run_id: uuid.UUID, runs: RunServiceDep, principal: PrincipalDep) -> RunState:
     """Stop the run's model wherever it executes; the partial answer is saved as interrupted.
     A run that has ended is left as it is. Returns the run's state."""
-    return RunState.model_validate(await runs.cancel(run_id))
+    return RunState.model_validate(await runs.cancel(run_id, principal))
 
 
 @router.get(
@@ -146,9 +149,9 @@ async def cancel_run(run_id: uuid.UUID, runs: RunServiceDep) -> RunState:
     responses=_NOT_FOUND,
 )
 @inject
-async def get_run(run_id: uuid.UUID, runs: RunServiceDep) -> RunState:
+async def get_run(run_id: uuid.UUID, runs: RunServiceDep, principal: PrincipalDep) -> RunState:
     """Where the run stands, with its timings."""
-    return RunState.model_validate(await runs.status(run_id))
+    return RunState.model_validate(await runs.status(run_id, principal))
 
 
 def _event_number(header: str | None) -> int:

@@ -10,6 +10,7 @@ import typer
 from app.cli.database import db_cli
 from app.cli.documents import delete_document, documents_cli, ingest, list_documents, reembed
 from app.cli.evaluate import evaluate
+from app.cli.keys import keys_cli
 from app.cli.serve import serve
 
 cli = typer.Typer(
@@ -21,6 +22,7 @@ cli.command()(reembed)
 cli.command()(evaluate)
 cli.add_typer(documents_cli, name="documents")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(keys_cli, name="keys")
 
 __all__ = ["cli", "delete_document", "list_documents", "main"]
 

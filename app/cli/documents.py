@@ -12,6 +12,7 @@ from app.cli.local_files import incoming
 from app.cli.running import CollectionOption, execute
 from app.core.errors import CitestreamError
 from app.core.names import DEFAULT_COLLECTION
+from app.core.principals import LOCAL_PRINCIPAL
 from app.core.settings import Settings
 from app.lifecycle import running_container
 
@@ -24,6 +25,13 @@ def ingest(
         typer.Argument(help="Files, folders (searched recursively) or quoted globs ('**/*.md')."),
     ],
     collection: CollectionOption = DEFAULT_COLLECTION,
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            help="The API key (name or id) whose holder owns a new collection; by default the "
+            "local user, so only admin keys see it once keys are required."
+        ),
+    ] = None,
 ) -> None:
     """Add Markdown, text, HTML and PDF files to a collection; unchanged files are skipped.
 
@@ -46,13 +54,14 @@ def ingest(
 
         async with running_container(settings) as container:
             service = container.ingest_service()
+            principal = await container.key_service().owner_named(owner)
             with Progress(transient=True) as progress:
                 task = progress.add_task("Ingesting", total=len(expansion.files))
                 for found in expansion.files:
                     progress.update(task, description=found.name)
                     try:
                         result = await service.ingest_one(
-                            incoming(found.path, found.name), collection
+                            incoming(found.path, found.name), collection, principal
                         )
                         counts[result.outcome.value] += 1
                     except CitestreamError as error:
@@ -85,7 +94,8 @@ def list_documents(
             service = container.document_service()
             offset = 0
             while True:
-                page = await service.list_documents(collection, 100, offset)
+                # The command line is the operator: every principal's documents.
+                page = await service.list_documents(collection, 100, offset, LOCAL_PRINCIPAL)
                 for doc in page.items:
                     typer.echo(
                         f"{doc.id}  {doc.collection}  {doc.name}  "
@@ -112,7 +122,7 @@ def delete_document(
                 document_id = uuid.UUID(document)
             except ValueError:
                 document_id = (await service.find(collection, document)).id
-            deleted = await service.delete(document_id)
+            deleted = await service.delete(document_id, LOCAL_PRINCIPAL)
             return f"deleted {deleted.name} ({deleted.id}) from {deleted.collection!r}"
 
     typer.echo(execute(run()))

@@ -20,13 +20,14 @@ def serve(
     from app.server import serve as run_server
 
     settings = Settings()
+    # Into the settings, not only to uvicorn: where the server listens decides whether it
+    # requires API keys (beyond loopback it always does).
+    settings.server.host = host or settings.server.host
+    settings.server.port = port or settings.server.port
     configure_logging(settings)
     try:
         run_server(
-            create_app(settings),
-            settings,
-            host=host or settings.server.host,
-            port=port or settings.server.port,
+            create_app(settings), settings, host=settings.server.host, port=settings.server.port
         )
     except CitestreamError as error:
         typer.echo(f"error: {error.message}", err=True)

@@ -37,6 +37,27 @@ class NotFound(CitestreamError):
         super().__init__(message, "not_found", 404, "Not found")
 
 
+class Unauthenticated(CitestreamError):
+    """No credentials, or credentials that are unknown, revoked or expired (sent with
+    `WWW-Authenticate: Bearer`)."""
+
+    def __init__(self, message: str = "Send an API key: Authorization: Bearer <key>.") -> None:
+        super().__init__(message, "unauthenticated", 401, "Unauthenticated")
+
+
+class CrossSiteRequest(CitestreamError):
+    """A cookie-authenticated request that changes something did not come from our own page."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A request authenticated by the session cookie must come from this site's own "
+            "page (same-origin Origin or Sec-Fetch-Site); send an API key instead.",
+            "cross_site_request",
+            403,
+            "Cross-site request refused",
+        )
+
+
 class Conflict(CitestreamError):
     """The request clashes with the resource's current state."""
 

@@ -46,6 +46,8 @@ class RunRecord:
     # The number of the run's final event, once it has one: a listener that has seen it has
     # seen everything.
     final_seq: int | None = None
+    # The principal that asked: only it (and admins) may follow, inspect or cancel the run.
+    principal_id: str = "local"
 
     def but(self, **changes: object) -> RunRecord:
         return replace(self, **changes)  # type: ignore[arg-type]

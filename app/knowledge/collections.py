@@ -31,8 +31,15 @@ class CollectionCatalog:
                 select(KnowledgeCollection.generation).where(KnowledgeCollection.name == collection)
             )
 
-    async def list_collections(self) -> list[CollectionRow]:
-        """Every collection with its document and chunk counts, by name."""
+    async def owner_of(self, collection: str) -> str | None:
+        """The principal that owns the collection; None when it does not exist."""
+        async with self._database.reading() as db:
+            return await db.scalar(
+                select(KnowledgeCollection.owner_id).where(KnowledgeCollection.name == collection)
+            )
+
+    async def list_collections(self, owner: str | None = None) -> list[CollectionRow]:
+        """Every collection (of `owner`, when given) with its document and chunk counts."""
         documents = (
             select(func.count(Document.id))
             .where(Document.collection == KnowledgeCollection.name)
@@ -48,7 +55,12 @@ class CollectionCatalog:
             .correlate(KnowledgeCollection)
             .scalar_subquery()
         )
-        query = select(KnowledgeCollection, documents, chunks).order_by(KnowledgeCollection.name)
+        owned = [] if owner is None else [KnowledgeCollection.owner_id == owner]
+        query = (
+            select(KnowledgeCollection, documents, chunks)
+            .where(*owned)
+            .order_by(KnowledgeCollection.name)
+        )
         async with self._database.reading() as db:
             rows = (await db.execute(query)).tuples().all()
         return [
@@ -65,9 +77,16 @@ class CollectionCatalog:
         return int(count or 0)
 
 
-def insert_if_missing(dialect: str, name: str, now: datetime) -> Insert:
-    """A statement creating the collection `name` (generation 0) unless it exists."""
-    values = {"name": name, "generation": 0, "created_at": now, "updated_at": now}
+def insert_if_missing(dialect: str, name: str, now: datetime, owner: str) -> Insert:
+    """A statement creating the collection `name` (generation 0, owned by `owner`) unless it
+    exists."""
+    values = {
+        "name": name,
+        "generation": 0,
+        "owner_id": owner,
+        "created_at": now,
+        "updated_at": now,
+    }
     if dialect == "postgresql":
         return (
             postgresql.insert(KnowledgeCollection)

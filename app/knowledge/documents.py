@@ -18,11 +18,13 @@ class DocumentLookup:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def get(self, document_id: uuid.UUID) -> DocumentRow | None:
-        """One document, or None."""
+    async def get(self, document_id: uuid.UUID, owner: str | None = None) -> DocumentRow | None:
+        """One document (of `owner`, when given), or None."""
         async with self._database.reading() as db:
             document = await db.get(Document, document_id)
-            return None if document is None else document_row(document)
+            if document is None or (owner is not None and document.owner_id != owner):
+                return None
+            return document_row(document)
 
     async def find_by_hash(self, collection: str, content_hash: str) -> DocumentRow | None:
         """The document of the collection with exactly this content, if any."""
@@ -45,10 +47,12 @@ class DocumentLookup:
             return None if document is None else document_row(document)
 
     async def list_documents(
-        self, collection: str | None, limit: int, offset: int
+        self, collection: str | None, limit: int, offset: int, owner: str | None = None
     ) -> Page[DocumentRow]:
-        """Documents by collection and name."""
+        """Documents (of `owner`, when given) by collection and name."""
         conditions = [] if collection is None else [Document.collection == collection]
+        if owner is not None:
+            conditions.append(Document.owner_id == owner)
         query = (
             select(Document)
             .where(*conditions)
@@ -67,6 +71,7 @@ def document_row(document: Document) -> DocumentRow:
     """A stored document as the plain row the rest of the app sees."""
     return DocumentRow(
         id=document.id,
+        owner_id=document.owner_id,
         collection=document.collection,
         name=document.name,
         title=document.title,

@@ -33,6 +33,9 @@ class KnowledgeCollection(Base):
     # Bumped by every change to the collection's searchable chunks; in-memory indexes compare
     # it to know when to rebuild.
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    # The principal that created it (by its first upload): only it (and admins) may search it,
+    # list it or add to it; for everyone else it does not exist.
+    owner_id: Mapped[str] = mapped_column(String(200), index=True, default="local")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -49,6 +52,8 @@ class Document(Base):
     collection: Mapped[str] = mapped_column(
         ForeignKey("collections.name", ondelete="CASCADE"), nullable=False
     )
+    # Always its collection's owner (copied here so lists filter on one indexed column).
+    owner_id: Mapped[str] = mapped_column(String(200), index=True, default="local")
     # The file name, or its path relative to the folder that was ingested.
     name: Mapped[str] = mapped_column(String(512))
     title: Mapped[str] = mapped_column(String(500))

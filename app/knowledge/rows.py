@@ -42,6 +42,8 @@ class DocumentRow:
     version: int
     created_at: datetime
     updated_at: datetime
+    # The principal that owns it (its collection's owner).
+    owner_id: str = "local"
 
 
 @dataclass(frozen=True)

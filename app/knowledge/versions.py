@@ -40,15 +40,24 @@ class DocumentVersions:
         self._changes = changes or CollectionChanges()
 
     async def reserve_new(
-        self, collection: str, name: str, content_hash: str, media_type: str, size_bytes: int
+        self,
+        collection: str,
+        name: str,
+        content_hash: str,
+        media_type: str,
+        size_bytes: int,
+        owner: str = "local",
     ) -> DocumentRow:
-        """Register a new document, not yet searchable; this ingest writes its version 1."""
+        """Register a new document, not yet searchable; this ingest writes its version 1. The
+        collection is created for `owner` if it does not exist; the document belongs to the
+        collection's owner."""
         now = self._clock.now()
         try:
             async with self._database.session() as db:
-                await db.execute(insert_if_missing(self._database.dialect, collection, now))
+                await db.execute(insert_if_missing(self._database.dialect, collection, now, owner))
                 document = Document(
                     id=uuid.uuid4(),
+                    owner_id=owner,
                     collection=collection,
                     name=name,
                     title=name[:500],

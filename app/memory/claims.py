@@ -23,17 +23,23 @@ class SessionClaims:
         self._clock = clock
 
     async def claim(
-        self, session_id: uuid.UUID, message_id: uuid.UUID, hold_for: timedelta
+        self,
+        session_id: uuid.UUID,
+        message_id: uuid.UUID,
+        hold_for: timedelta,
+        owner: str | None = None,
     ) -> ClaimResult:
         """Reserve the session for one answer, for `hold_for`: an atomic compare-and-set.
 
-        A claim whose time has passed (its process died mid-answer) may be taken over.
+        A claim whose time has passed (its process died mid-answer) may be taken over. With
+        `owner`, a session of another principal is MISSING: it must look as if it did not exist.
         """
         now = self._clock.now()
+        owned = [] if owner is None else [ChatSession.principal_id == owner]
         async with self._database.session() as db:
             result = await db.execute(
                 update(ChatSession)
-                .where(ChatSession.id == session_id, ChatSession.free_at(now))
+                .where(ChatSession.id == session_id, ChatSession.free_at(now), *owned)
                 .values(active_message_id=message_id, active_until=now + hold_for)
                 .execution_options(synchronize_session=False)
             )
@@ -50,7 +56,10 @@ class SessionClaims:
                     .execution_options(synchronize_session=False)
                 )
                 return ClaimResult.CLAIMED
-            exists = await db.get(ChatSession, session_id) is not None
+            session = await db.get(ChatSession, session_id)
+            if session is not None and owner is not None and session.principal_id != owner:
+                return ClaimResult.FOREIGN
+            exists = session is not None
         return ClaimResult.BUSY if exists else ClaimResult.MISSING
 
     async def release(self, session_id: uuid.UUID, message_id: uuid.UUID) -> None:

@@ -31,6 +31,8 @@ class ClaimResult(enum.StrEnum):
     CLAIMED = "claimed"
     BUSY = "busy"
     MISSING = "missing"
+    # Another principal's session: answered as if it did not exist, but never created anew.
+    FOREIGN = "foreign"
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class ChatSession(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     title: Mapped[str | None] = mapped_column(String(200))
-    # Who owns the session; filled in by the security work, nullable until then.
+    # The principal that owns the session (an API key's id, or "local"); others get 404.
     principal_id: Mapped[str | None] = mapped_column(String(200), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import Database, as_utc, utcnow
@@ -54,30 +54,39 @@ _MESSAGE_COUNT = (
 )
 
 
+def _owned_by(owner: str | None) -> list[ColumnElement[bool]]:
+    # None: an admin's view, every session.
+    return [] if owner is None else [ChatSession.principal_id == owner]
+
+
 class SessionRepository:
-    """Reads, renames and deletes sessions in SQLite or PostgreSQL."""
+    """Reads, renames and deletes sessions in SQLite or PostgreSQL. `owner` restricts each
+    call to one principal's sessions (None: all of them); another's session is "missing"."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def list_sessions(self, limit: int, offset: int) -> Page[SessionRow]:
+    async def list_sessions(self, limit: int, offset: int, owner: str | None) -> Page[SessionRow]:
         """Sessions, most recently active first; ties broken by id so pages never overlap."""
         query = (
             select(ChatSession, _MESSAGE_COUNT)
+            .where(*_owned_by(owner))
             .order_by(ChatSession.updated_at.desc(), ChatSession.id)
             .limit(limit)
             .offset(offset)
         )
         async with self._database.reading() as db:
-            total = await db.scalar(select(func.count()).select_from(ChatSession))
+            total = await db.scalar(
+                select(func.count()).select_from(ChatSession).where(*_owned_by(owner))
+            )
             rows = (await db.execute(query)).tuples().all()
         items = [_session_row(session, count) for session, count in rows]
         return Page(items=items, total=total or 0, limit=limit, offset=offset)
 
-    async def get(self, session_id: uuid.UUID) -> SessionRow | None:
+    async def get(self, session_id: uuid.UUID, owner: str | None) -> SessionRow | None:
         """One session, or None when there is no such session."""
         async with self._database.reading() as db:
-            return await _get(db, session_id)
+            return await _get(db, session_id, owner)
 
     async def list_messages(
         self, session_id: uuid.UUID, limit: int, offset: int
@@ -98,17 +107,19 @@ class SessionRepository:
         items = [_message_row(message) for message in messages]
         return Page(items=items, total=total or 0, limit=limit, offset=offset)
 
-    async def rename(self, session_id: uuid.UUID, title: str) -> SessionRow | None:
+    async def rename(
+        self, session_id: uuid.UUID, title: str, owner: str | None
+    ) -> SessionRow | None:
         """Set a session's title; None when there is no such session."""
         async with self._database.session() as db:
             session = await db.get(ChatSession, session_id)
-            if session is None:
+            if session is None or (owner is not None and session.principal_id != owner):
                 return None
             session.title = title
             await db.flush()
-            return await _get(db, session_id)
+            return await _get(db, session_id, owner)
 
-    async def delete(self, session_id: uuid.UUID) -> str:
+    async def delete(self, session_id: uuid.UUID, owner: str | None) -> str:
         """Delete a session unless it is answering; its messages go with it (ON DELETE CASCADE).
 
         Returns "deleted", "busy" (an answer holds the session) or "missing".
@@ -120,21 +131,22 @@ class SessionRepository:
                 .where(
                     ChatSession.id == session_id,
                     ChatSession.free_at(now),
+                    *_owned_by(owner),
                 )
                 .returning(ChatSession.id)
             )
             if deleted is not None:
                 return "deleted"
-            exists = await db.get(ChatSession, session_id) is not None
+            session = await db.get(ChatSession, session_id)
+            exists = session is not None and (owner is None or session.principal_id == owner)
         return "busy" if exists else "missing"
 
 
-async def _get(db: AsyncSession, session_id: uuid.UUID) -> SessionRow | None:
-    row = (
-        (await db.execute(select(ChatSession, _MESSAGE_COUNT).where(ChatSession.id == session_id)))
-        .tuples()
-        .one_or_none()
+async def _get(db: AsyncSession, session_id: uuid.UUID, owner: str | None) -> SessionRow | None:
+    query = select(ChatSession, _MESSAGE_COUNT).where(
+        ChatSession.id == session_id, *_owned_by(owner)
     )
+    row = (await db.execute(query)).tuples().one_or_none()
     return None if row is None else _session_row(*row)
 
 

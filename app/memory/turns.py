@@ -58,6 +58,7 @@ class TurnStore:
         collection: str = DEFAULT_COLLECTION,
         *,
         new_session: bool = False,
+        owner: str = "local",
     ) -> None:
         """Store the question and a placeholder answer, creating the session on its first turn.
 
@@ -72,6 +73,7 @@ class TurnStore:
                     id=session_id,
                     title=_title_from(query),
                     collection=collection,
+                    principal_id=owner,
                     active_message_id=assistant_message_id,
                     active_until=now + hold_for,
                     created_at=now,

@@ -19,6 +19,7 @@ def record_fields(record: RunRecord) -> dict[FieldT, EncodableT]:
         "session_id": str(record.session_id),
         "message_id": str(record.message_id),
         "owner": record.owner,
+        "principal": record.principal_id,
         "background": "1" if record.background else "0",
         "status": record.status.value,
         "created_at": record.created_at.isoformat(),
@@ -53,4 +54,6 @@ def run_record(run_id: uuid.UUID, fields: dict[str, str]) -> RunRecord:
         finished_at=moment("finished_at"),
         error_code=fields.get("error_code"),
         final_seq=int(fields["final_seq"]) if "final_seq" in fields else None,
+        # Records written before runs had principals belonged to the local user.
+        principal_id=fields.get("principal", "local"),
     )

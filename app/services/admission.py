@@ -19,11 +19,12 @@ import uuid
 from dataclasses import dataclass
 
 from app.admission.base import AdmissionStore, Slot, SlotRefusal, StoreUnavailable
+from app.admission.local import LocalAdmissionStore
 from app.core.clock import Clock
 from app.core.errors import ServiceUnavailable, TooManyRequests
 from app.core.metrics import Metrics
 from app.core.principals import LOCAL_PRINCIPAL, Principal
-from app.core.settings import AdmissionSettings
+from app.core.settings import AdmissionSettings, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -221,3 +222,26 @@ def generation_cap(settings: AdmissionSettings, provider: str) -> int:
     if settings.generations is not None:
         return settings.generations
     return GENERATIONS_BY_PROVIDER.get(provider, 0)
+
+
+def build_admission(settings: Settings, metrics: Metrics, clock: Clock) -> AdmissionControl:
+    """Admission control, shared by every worker through Redis when Redis is configured."""
+    shared = None
+    if settings.redis.url:
+        from app.admission.redis_store import RedisAdmissionStore
+
+        shared = RedisAdmissionStore(
+            settings.redis.url,
+            clock=clock,
+            prefix=settings.admission.key_prefix,
+            timeout_s=settings.redis.timeout_s,
+        )
+    return AdmissionControl(
+        settings=settings.admission,
+        generations=generation_cap(settings.admission, settings.llm.provider),
+        shared=shared,
+        local=LocalAdmissionStore(clock),
+        metrics=metrics,
+        clock=clock,
+        retry_shared_after_s=settings.redis.retry_after_s,
+    )

@@ -91,8 +91,9 @@ class TurnAnswerer:
                     turn.message_id,
                     turn.query,
                     timedelta(seconds=self._settings.answer_timeout_s) + _CLAIM_MARGIN,
-                    turn.collection,
+                    turn.session_collection,
                     new_session=not turn.claimed,
+                    owner=turn.principal_id,
                 )
         except Exception as error:
             if not isinstance(error, Conflict):

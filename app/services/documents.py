@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from app.core.errors import InvalidInput, NotFound
 from app.core.names import check_collection_name, document_name
 from app.core.pagination import Page
+from app.core.principals import Principal
 from app.knowledge.chunks import ChunkLookup
 from app.knowledge.collections import CollectionCatalog
 from app.knowledge.documents import DocumentLookup
@@ -51,23 +52,29 @@ class DocumentService:
         self._vectors = vectors
 
     async def list_documents(
-        self, collection: str | None, limit: int, offset: int
+        self, collection: str | None, limit: int, offset: int, principal: Principal
     ) -> Page[DocumentRow]:
-        """A page of documents, by collection and name."""
+        """A page of the principal's documents (an admin's: all), by collection and name."""
         if collection is not None:
             check_collection_name(collection)
         _check_window(limit, offset)
-        return await self._documents.list_documents(collection, limit, offset)
+        return await self._documents.list_documents(
+            collection, limit, offset, principal.owner_filter
+        )
 
     async def get(
-        self, document_id: uuid.UUID, chunk_id: uuid.UUID | None = None, radius: int = 1
+        self,
+        document_id: uuid.UUID,
+        principal: Principal,
+        chunk_id: uuid.UUID | None = None,
+        radius: int = 1,
     ) -> DocumentInContext:
         """A document; with `chunk_id`, that chunk and `radius` neighbours on each side."""
         if not 0 <= radius <= MAX_CONTEXT_RADIUS:
             raise InvalidInput(
                 f"context must be between 0 and {MAX_CONTEXT_RADIUS}.", field_name="context"
             )
-        document = await self._documents.get(document_id)
+        document = await self._documents.get(document_id, principal.owner_filter)
         if document is None:
             raise NotFound(f"There is no document {document_id}.")
         if chunk_id is None:
@@ -88,16 +95,18 @@ class DocumentService:
             raise NotFound(f"Collection {collection!r} has no document named {name!r}.")
         return document
 
-    async def list_collections(self) -> list[CollectionRow]:
-        """Every collection and how much it holds."""
-        return await self._collections.list_collections()
+    async def list_collections(self, principal: Principal) -> list[CollectionRow]:
+        """The principal's collections (an admin's: all) and how much each holds."""
+        return await self._collections.list_collections(principal.owner_filter)
 
     async def count(self) -> int:
         """Searchable documents across every collection."""
         return await self._collections.document_count()
 
-    async def delete(self, document_id: uuid.UUID) -> DocumentRow:
-        """Delete a document; answers stop citing it at once."""
+    async def delete(self, document_id: uuid.UUID, principal: Principal) -> DocumentRow:
+        """Delete a document; answers stop citing it at once. Not yours: 404."""
+        if await self._documents.get(document_id, principal.owner_filter) is None:
+            raise NotFound(f"There is no document {document_id}.")
         document = await self._versions.delete(document_id)
         if document is None:
             raise NotFound(f"There is no document {document_id}.")

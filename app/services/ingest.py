@@ -21,9 +21,11 @@ import anyio
 
 from app.core.chunks import LiveChunk
 from app.core.clock import Clock
-from app.core.errors import Conflict, InvalidInput, PayloadTooLarge
+from app.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from app.core.names import check_collection_name, document_name
+from app.core.principals import Principal
 from app.core.settings import IngestionSettings
+from app.knowledge.collections import CollectionCatalog
 from app.knowledge.documents import DocumentLookup
 from app.knowledge.rows import DocumentRow, DocumentStatus, NewVersion, Publication
 from app.knowledge.versions import DocumentVersions
@@ -117,6 +119,7 @@ class IngestService:
         self,
         *,
         documents: DocumentLookup,
+        collections: CollectionCatalog,
         versions: DocumentVersions,
         parser: FileParser,
         vectors: VectorStore | None,
@@ -124,18 +127,29 @@ class IngestService:
         clock: Clock,
     ) -> None:
         self._documents = documents
+        self._collections = collections
         self._versions = versions
         self._parser = parser
         self._vectors = vectors
         self._settings = settings
         self._clock = clock
 
-    async def ingest(self, files: list[IncomingFile], collection: str) -> list[Ingested]:
+    async def ingest(
+        self, files: list[IncomingFile], collection: str, principal: Principal
+    ) -> list[Ingested]:
         """Ingest files into a collection, all or nothing: every file is read and checked before
-        any is stored, and their new versions go live in one transaction."""
+        any is stored, and their new versions go live in one transaction.
+
+        A new collection belongs to `principal`; another principal's collection is not found
+        (404) unless `principal` is an admin. Documents belong to their collection's owner."""
         check_collection_name(collection)
         if not files:
             raise InvalidInput("Send at least one file.", field_name="files")
+        owner = await self._collections.owner_of(collection) or principal.id
+        if not principal.may_see(owner):
+            raise NotFound(
+                f"There is no collection {collection!r} for you to add to; choose another name."
+            )
         names = [document_name(file.name) for file in files]
         if len(set(names)) != len(names):
             raise InvalidInput("Two of the files have the same name.", field_name="files")
@@ -144,7 +158,7 @@ class IngestService:
         plan: list[Ingested | _Staged | _CopyOf] = []
         try:
             for file in parsed:
-                plan.append(await self._stage(file, collection, staged))
+                plan.append(await self._stage(file, collection, owner, staged))
             replaced = await self._versions.publish_all([stage.publication for stage in staged])
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -156,9 +170,11 @@ class IngestService:
                 await self._forget_vectors(collection, chunk_ids)
         return [await self._published(step) for step in plan]
 
-    async def ingest_one(self, file: IncomingFile, collection: str) -> Ingested:
+    async def ingest_one(
+        self, file: IncomingFile, collection: str, principal: Principal
+    ) -> Ingested:
         """Ingest one file (the command line's unit of progress)."""
-        [result] = await self.ingest([file], collection)
+        [result] = await self.ingest([file], collection, principal)
         return result
 
     async def _parse(self, file: IncomingFile, name: str) -> ParsedFile:
@@ -172,7 +188,7 @@ class IngestService:
         return await asyncio.to_thread(lambda: self._parser.parse(name, file.read()))
 
     async def _stage(
-        self, file: ParsedFile, collection: str, staged: list[_Staged]
+        self, file: ParsedFile, collection: str, owner: str, staged: list[_Staged]
     ) -> Ingested | _Staged | _CopyOf:
         """Write a file's new version where searches cannot see it yet (appended to `staged`
         as soon as there is something to undo), or find that nothing changed."""
@@ -189,7 +205,7 @@ class IngestService:
             return Ingested(IngestOutcome.UNCHANGED, existing)
         # Otherwise a hold by another ingest (even one bringing these same bytes back while it
         # replaces them) is a 409 from _reserve: answering "unchanged" would lose this upload.
-        document, version = await self._reserve(file, collection, existing)
+        document, version = await self._reserve(file, collection, owner, existing)
         stage = _Staged(file, document, version, added=version == 1)
         staged.append(stage)
         stage.chunk_ids = await self._versions.add_chunks(document.id, version, file.chunks)
@@ -218,7 +234,7 @@ class IngestService:
         return Ingested(outcome, stored)
 
     async def _reserve(
-        self, file: ParsedFile, collection: str, existing: DocumentRow | None
+        self, file: ParsedFile, collection: str, owner: str, existing: DocumentRow | None
     ) -> tuple[DocumentRow, int]:
         """Hold the document's name for this ingest: a new document (version 1) or a new
         version of the existing one."""
@@ -239,6 +255,7 @@ class IngestService:
                 file.content_hash,
                 file.media_type,
                 file.size_bytes,
+                owner,
             )
             return reserved, 1
         held = await self._versions.reserve_update(existing.id, stale_before)

@@ -11,6 +11,7 @@ from typing import Protocol
 from app.core.clock import Clock
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.names import DEFAULT_COLLECTION, check_collection_name
+from app.core.principals import LOCAL_PRINCIPAL, Principal
 from app.core.settings import ChatSettings
 from app.memory.claims import SessionClaims
 from app.memory.history import ConversationHistory
@@ -19,12 +20,16 @@ from app.services.history_window import fit_to_tokens
 
 # How long a session stays reserved between the request and the start of its answer.
 RESERVATION = timedelta(seconds=30)
+# What a question searches when `default` belongs to another principal: a name no collection
+# can have (it fails the name pattern), so the search finds nothing, exactly as when `default`
+# does not exist yet. Nobody learns what another principal's collection holds.
+NOTHING_VISIBLE = "-none-"
 
 
 class KnownCollections(Protocol):
-    """Port for the knowledge base: whether a collection exists (its generation if so)."""
+    """Port for the knowledge base: which principal owns a collection (None: no such one)."""
 
-    async def generation(self, collection: str) -> int | None: ...
+    async def owner_of(self, collection: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,13 @@ class PreparedTurn:
     message_id: uuid.UUID = field(default_factory=uuid.uuid4)
     # False for a new conversation: its session is created, already claimed, with the turn.
     claimed: bool = True
+    # Who asks: owns the new session, if one is created.
+    principal_id: str = LOCAL_PRINCIPAL.id
+
+    @property
+    def session_collection(self) -> str:
+        """The collection the session remembers (`default`, when that is not searchable)."""
+        return DEFAULT_COLLECTION if self.collection == NOTHING_VISIBLE else self.collection
 
 
 class QuestionIntake:
@@ -65,6 +77,7 @@ class QuestionIntake:
         session_id: uuid.UUID | None,
         collection: str | None = None,
         *,
+        principal: Principal,
         create_missing: bool = False,
         history: list[HistoryMessage] | None = None,
     ) -> PreparedTurn:
@@ -75,25 +88,31 @@ class QuestionIntake:
         With `create_missing`, a `session_id` that does not exist yet is the id the new
         conversation gets (clients that name their chats). With `history`, the conversation
         so far is the caller's (clients that send it each time) and a new session holds the turn.
+        Another principal's session or collection is answered as if it did not exist (404).
         """
         received_at = self._clock.monotonic()
         text = self._checked_query(query)
+        named = None
         if collection is not None:
             check_collection_name(collection)
-            await self._check_collection_exists(collection)
+            named = await self._visible_collection(collection, principal)
         if session_id is None or history is not None:
+            collection = named or await self._visible_collection(None, principal)
             return self._new_session(
-                text, uuid.uuid4(), history or [], received_at, collection, message_id=None
+                text, uuid.uuid4(), history or [], received_at, collection, principal, None
             )
         message_id = uuid.uuid4()
         # A short reservation: if the answer never starts (the client left before it did),
         # the session frees itself soon. Starting the answer extends the claim.
-        claim = await self._claims.claim(session_id, message_id, RESERVATION)
+        claim = await self._claims.claim(
+            session_id, message_id, RESERVATION, principal.owner_filter
+        )
         if claim == ClaimResult.MISSING and create_missing:
+            collection = named or await self._visible_collection(None, principal)
             return self._new_session(
-                text, session_id, [], received_at, collection, message_id=message_id
+                text, session_id, [], received_at, collection, principal, message_id
             )
-        if claim == ClaimResult.MISSING:
+        if claim in (ClaimResult.MISSING, ClaimResult.FOREIGN):
             raise NotFound(f"There is no session {session_id}.")
         if claim == ClaimResult.BUSY:
             raise Conflict(
@@ -102,8 +121,10 @@ class QuestionIntake:
             )
         try:
             history = await self._history.recent(session_id, self._settings.history_messages)
+            collection = named
             if collection is None:
-                collection = await self._history.collection_of(session_id) or DEFAULT_COLLECTION
+                stored = await self._history.collection_of(session_id)
+                collection = await self._visible_collection(stored, principal)
         except BaseException:
             await self._claims.release(session_id, message_id)
             raise
@@ -113,7 +134,8 @@ class QuestionIntake:
             history=fit_to_tokens(history, self._settings.history_tokens),
             received_at=received_at,
             message_id=message_id,
-            collection=collection,
+            collection=collection or DEFAULT_COLLECTION,
+            principal_id=principal.id,
         )
 
     def _new_session(
@@ -123,7 +145,7 @@ class QuestionIntake:
         history: list[HistoryMessage],
         received_at: float,
         collection: str | None,
-        *,
+        principal: Principal,
         message_id: uuid.UUID | None,
     ) -> PreparedTurn:
         # Nothing to claim: the session is created, already claimed, with the turn.
@@ -135,6 +157,7 @@ class QuestionIntake:
             collection=collection or DEFAULT_COLLECTION,
             message_id=message_id or uuid.uuid4(),
             claimed=False,
+            principal_id=principal.id,
         )
 
     async def abandon(self, turn: PreparedTurn) -> None:
@@ -154,12 +177,19 @@ class QuestionIntake:
             )
         return text
 
-    async def _check_collection_exists(self, collection: str) -> None:
+    async def _visible_collection(self, collection: str | None, principal: Principal) -> str:
+        """The collection to search: the one named if the principal may see it (else 404);
+        `default` when none is named, which searches nothing if another principal owns it."""
+        name = collection or DEFAULT_COLLECTION
+        if principal.admin and name == DEFAULT_COLLECTION:
+            return name  # no query: local mode's every question
+        owner = await self._collections.owner_of(name)
+        if owner is not None and principal.may_see(owner):
+            return name
         # `default` always exists, if only empty; another name must have had a document.
-        if collection == DEFAULT_COLLECTION:
-            return
-        if await self._collections.generation(collection) is None:
-            raise NotFound(
-                f"There is no collection {collection!r}; upload a document into it first "
-                "(POST /api/documents with collection=...)."
-            )
+        if name == DEFAULT_COLLECTION:
+            return DEFAULT_COLLECTION if owner is None else NOTHING_VISIBLE
+        raise NotFound(
+            f"There is no collection {name!r}; upload a document into it first "
+            "(POST /api/documents with collection=...)."
+        )

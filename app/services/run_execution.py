@@ -70,8 +70,9 @@ class RunExecutor:
     ) -> None:
         self._answerer = answerer
         self._mirror = mirror
-        # Called before a run's final event is written: a client that saw the end of its answer
-        # and asks again at once must find the run's admission slot free.
+        # Called before a run's final event is written (a client that saw the end of its answer
+        # and asks again at once must find the run's admission slot free), and again when the
+        # run's task ends however it ends; it must be idempotent.
         self._before_final = before_final
         self._metrics = metrics
         self._clock = clock
@@ -104,6 +105,8 @@ class RunExecutor:
         finally:
             with anyio.CancelScope(shield=True):
                 await self._settle(run)
+                if self._before_final is not None:
+                    await self._before_final(run.record.run_id)
 
     async def _append(self, run: LocalRun, event: AnswerEvent) -> None:
         if self._before_final is not None and _final(event):

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from app.core.errors import WorkerLost
 from app.core.metrics import Metrics
 from app.core.runs import RunRecord, StoredEvent
+from app.memory.messages import MessageStatus, TurnOutcome
+from app.memory.turns import TurnStore
 from app.services.answer_events import AnswerDelta, AnswerEvent, AnswerFailed
 from app.services.run_codec import FINAL_KINDS, decode, encode
 
@@ -78,3 +80,16 @@ async def end_for_everyone(
         logger.exception(
             "Could not save the answer of run %s after its worker was lost", record.run_id
         )
+
+
+async def save_lost_answer(turns: TurnStore, record: RunRecord, partial: str) -> None:
+    """The dead worker never saved its answer: save what it had written, and free the session."""
+    outcome = TurnOutcome(
+        content=partial,
+        status=MessageStatus.INTERRUPTED,
+        sources=[],
+        error_code="worker_lost",
+        token_count=0,
+        latency_ms=0,
+    )
+    await turns.finish(record.session_id, record.message_id, outcome)

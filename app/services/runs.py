@@ -20,18 +20,18 @@ import anyio
 from app.core.clock import Clock
 from app.core.errors import NotFound, ServiceUnavailable
 from app.core.metrics import Metrics
-from app.core.principals import LOCAL_PRINCIPAL, Principal
+from app.core.principals import Principal
 from app.core.runs import CancelOrigin, RunRecord, RunStatus
 from app.core.settings import RunsSettings
-from app.memory.messages import HistoryMessage, MessageStatus, TurnOutcome
+from app.memory.messages import HistoryMessage
 from app.memory.turns import TurnStore
 from app.runs.local import LocalRunLog
-from app.services.admission import AdmissionControl, RunSlot
+from app.services.admission import AdmissionControl
 from app.services.answer_events import AnswerEvent
 from app.services.answering import TurnAnswerer
-from app.services.intake import PreparedTurn, QuestionIntake
+from app.services.intake import QuestionIntake
 from app.services.run_execution import LocalRun, RunExecutor
-from app.services.run_following import end_for_everyone, follow_remote
+from app.services.run_following import end_for_everyone, follow_remote, save_lost_answer
 from app.services.run_supervision import LocalRuns, RunSupervisor
 
 if TYPE_CHECKING:
@@ -103,10 +103,10 @@ class RunService:
         session_id: uuid.UUID | None,
         collection: str | None = None,
         *,
+        principal: Principal,
         background: bool = False,
         create_missing: bool = False,
         history: list[HistoryMessage] | None = None,
-        principal: Principal = LOCAL_PRINCIPAL,
     ) -> RunRecord:
         """Admit the run for `principal` (429/503 over a limit), check the question, claim its
         session and start answering it (4xx before anything starts when the request cannot be
@@ -122,7 +122,12 @@ class RunService:
         slot = await self._admission.hold_run(principal, run_id)
         try:
             turn = await self._intake.prepare(
-                query, session_id, collection, create_missing=create_missing, history=history
+                query,
+                session_id,
+                collection,
+                principal=principal,
+                create_missing=create_missing,
+                history=history,
             )
             record = RunRecord(
                 run_id=run_id,
@@ -132,6 +137,7 @@ class RunService:
                 background=background,
                 status=RunStatus.RUNNING,
                 created_at=self._clock.now(),
+                principal_id=principal.id,
             )
             run = LocalRun(record, LocalRunLog(), last_listened=self._clock.monotonic())
             self._runs.add(run)
@@ -141,32 +147,32 @@ class RunService:
             with anyio.CancelScope(shield=True):
                 await self._admission.release(slot)
             raise
-        run.task = asyncio.create_task(self._execute(run, turn, slot), name=f"run {run_id}")
+        # The executor gives the slot back before the final event, and at the latest at the end.
+        run.task = asyncio.create_task(self._executor.execute(run, turn), name=f"run {run_id}")
         return record
-
-    async def _execute(self, run: LocalRun, turn: PreparedTurn, slot: RunSlot) -> None:
-        try:
-            await self._executor.execute(run, turn)
-        finally:  # however it ended (normally released before its final event)
-            with anyio.CancelScope(shield=True):
-                await self._admission.release(slot)
 
     # -- following -------------------------------------------------------------------------------
 
     async def follow(
-        self, run_id: uuid.UUID, after: int = 0, *, cancel_on_close: CancelOrigin | None = None
+        self,
+        run_id: uuid.UUID,
+        after: int = 0,
+        *,
+        principal: Principal,
+        cancel_on_close: CancelOrigin | None = None,
     ) -> AsyncGenerator[Batch, None]:
         """The run's events after `after`, in batches, then live until its final event.
 
         NotFound now (before any stream opens) for a run this server does not know or no longer
-        keeps. With `cancel_on_close`, a listener that goes away before the end cancels the run.
+        keeps, or that `principal` may not see. With `cancel_on_close`, a listener that goes
+        away before the end cancels the run.
         """
         run = self._runs.get(run_id)
-        if run is not None:
+        if run is not None and principal.may_see(run.record.principal_id):
             return self._follow_local(run, after, cancel_on_close)
-        if self._mirror is not None:
+        if run is None and self._mirror is not None:
             record = await self._mirror.record(run_id)
-            if record is not None:
+            if record is not None and principal.may_see(record.principal_id):
                 return follow_remote(
                     self._mirror, record, after, self._metrics, on_owner_lost=self._owner_lost
                 )
@@ -188,39 +194,49 @@ class RunService:
 
     # -- inspecting and cancelling ---------------------------------------------------------------
 
-    async def status(self, run_id: uuid.UUID) -> RunRecord:
-        """A run's state and timings (404 once it is forgotten)."""
+    async def status(self, run_id: uuid.UUID, principal: Principal) -> RunRecord:
+        """A run's state and timings (404 once it is forgotten, or if it is not yours)."""
         run = self._runs.get(run_id)
         if run is not None:
-            return run.record
-        if self._mirror is not None and (record := await self._mirror.record(run_id)):
-            if record.status.finished or await self._mirror.owner_alive(record):
-                return record
-            # Nobody was following it when its worker died: notice now.
-            await end_for_everyone(self._mirror, record, self._owner_lost)
-            return await self._mirror.record(run_id) or record
-        raise _unknown(run_id)
+            if principal.may_see(run.record.principal_id):
+                return run.record
+            raise _unknown(run_id)
+        record = None if self._mirror is None else await self._mirror.record(run_id)
+        if self._mirror is None or record is None or not principal.may_see(record.principal_id):
+            raise _unknown(run_id)
+        if record.status.finished or await self._mirror.owner_alive(record):
+            return record
+        # Nobody was following it when its worker died: notice now.
+        await end_for_everyone(self._mirror, record, self._owner_lost)
+        return await self._mirror.record(run_id) or record
 
-    async def active_run(self, session_id: uuid.UUID) -> RunRecord | None:
-        """The run answering in this session right now, wherever it executes; None if none."""
+    async def active_run(self, session_id: uuid.UUID, principal: Principal) -> RunRecord | None:
+        """The run answering in this session right now, wherever it executes; None if none
+        (or if it is not the principal's)."""
         run_id = self._runs.latest_of(session_id)
         if run_id is None and self._mirror is not None:
             run_id = await self._mirror.latest_run_of(session_id)
         if run_id is None:
             return None
         try:
-            record = await self.status(run_id)
+            record = await self.status(run_id, principal)
         except NotFound:
             return None
         return None if record.status.finished else record
 
-    async def cancel(self, run_id: uuid.UUID, origin: CancelOrigin = CancelOrigin.API) -> RunRecord:
-        """Stop a run wherever it executes; a finished run is left as it is. Returns its state."""
+    async def cancel(
+        self, run_id: uuid.UUID, principal: Principal, origin: CancelOrigin = CancelOrigin.API
+    ) -> RunRecord:
+        """Stop a run wherever it executes; a finished run is left as it is. Returns its state.
+        Another principal's run is not found."""
         run = self._runs.get(run_id)
-        if run is not None:
+        if run is not None and principal.may_see(run.record.principal_id):
             await self._cancel_local(run, origin)
             return run.record
-        if self._mirror is None or (record := await self._mirror.record(run_id)) is None:
+        if run is not None or self._mirror is None:
+            raise _unknown(run_id)
+        record = await self._mirror.record(run_id)
+        if record is None or not principal.may_see(record.principal_id):
             raise _unknown(run_id)
         if record.status.finished:
             return record
@@ -247,16 +263,7 @@ class RunService:
         await asyncio.wait([task], timeout=10)
 
     async def _owner_lost(self, record: RunRecord, partial: str) -> None:
-        # The dead worker never saved the answer: save what it had written, and free the session.
-        outcome = TurnOutcome(
-            content=partial,
-            status=MessageStatus.INTERRUPTED,
-            sources=[],
-            error_code="worker_lost",
-            token_count=0,
-            latency_ms=0,
-        )
-        await self._turns.finish(record.session_id, record.message_id, outcome)
+        await save_lost_answer(self._turns, record, partial)
 
     def _cancel_requested_elsewhere(self, run_id: uuid.UUID, origin: str) -> None:
         run = self._runs.get(run_id)

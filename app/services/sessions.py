@@ -8,6 +8,7 @@ from typing import Protocol
 
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.pagination import Page
+from app.core.principals import Principal
 from app.memory.sessions import MessageRow, SessionRepository, SessionRow
 
 MAX_PAGE_SIZE = 100
@@ -36,21 +37,25 @@ class SessionService:
         self._repository = repository
         self._cache = cache
 
-    async def list_sessions(self, limit: int, offset: int) -> Page[SessionRow]:
-        """A page of sessions, most recently active first."""
+    async def list_sessions(
+        self, limit: int, offset: int, principal: Principal
+    ) -> Page[SessionRow]:
+        """A page of the principal's sessions (an admin's: all), most recently active first."""
         _check_window(limit, offset)
-        return await self._repository.list_sessions(limit, offset)
+        return await self._repository.list_sessions(limit, offset, principal.owner_filter)
 
-    async def get(self, session_id: uuid.UUID, limit: int, offset: int) -> SessionWithMessages:
-        """A session with a page of its messages, in conversation order."""
+    async def get(
+        self, session_id: uuid.UUID, limit: int, offset: int, principal: Principal
+    ) -> SessionWithMessages:
+        """A session with a page of its messages, in conversation order (404: not yours)."""
         _check_window(limit, offset)
-        session = await self._repository.get(session_id)
+        session = await self._repository.get(session_id, principal.owner_filter)
         if session is None:
             raise _not_found(session_id)
         messages = await self._repository.list_messages(session_id, limit, offset)
         return SessionWithMessages(**asdict(session), messages=messages)
 
-    async def rename(self, session_id: uuid.UUID, title: str) -> SessionRow:
+    async def rename(self, session_id: uuid.UUID, title: str, principal: Principal) -> SessionRow:
         """Give a session a new title (surrounding whitespace dropped)."""
         text = title.strip()
         if not text:
@@ -60,14 +65,14 @@ class SessionService:
                 f"The title has {len(text)} characters; at most {MAX_TITLE_CHARS} are allowed.",
                 field_name="title",
             )
-        session = await self._repository.rename(session_id, text)
+        session = await self._repository.rename(session_id, text, principal.owner_filter)
         if session is None:
             raise _not_found(session_id)
         return session
 
-    async def delete(self, session_id: uuid.UUID) -> None:
+    async def delete(self, session_id: uuid.UUID, principal: Principal) -> None:
         """Delete a session and its messages, and forget its cached conversation window."""
-        outcome = await self._repository.delete(session_id)
+        outcome = await self._repository.delete(session_id, principal.owner_filter)
         if outcome == "missing":
             raise _not_found(session_id)
         if outcome == "busy":

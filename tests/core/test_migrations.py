@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Uuid,
+    column,
+    insert,
+    inspect,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.sql.expression import ColumnClause
 
 from app.core.errors import CitestreamError
 from app.core.migrations import (
@@ -22,7 +35,7 @@ from app.core.schema import SCHEMA_REVISION
 from app.main import create_app
 from tests.conftest import MakeSettings
 
-TABLES = {"chat_sessions", "chat_messages", "collections", "documents", "chunks"}
+TABLES = {"chat_sessions", "chat_messages", "collections", "documents", "chunks", "api_keys"}
 
 
 async def _tables(url: str) -> set[str]:
@@ -84,3 +97,35 @@ async def test_server_refuses_a_schema_newer_than_the_code(make_settings: MakeSe
 def test_the_code_names_the_newest_migration_as_its_schema() -> None:
     # The server checks the schema against this constant without loading Alembic.
     assert head_revision("sqlite+aiosqlite://") == SCHEMA_REVISION
+
+
+async def test_what_existed_before_identity_belongs_to_the_local_user(database_url: str) -> None:
+    from alembic import command
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def stamps() -> tuple[ColumnClause[datetime], ...]:
+        return column("created_at", DateTime(True)), column("updated_at", DateTime(True))
+
+    sessions = table("chat_sessions", column("id", Uuid), *stamps())
+    collections = table(
+        "collections", column("name", String), column("generation", Integer), *stamps()
+    )
+    await asyncio.to_thread(command.upgrade, alembic_config(database_url), "0003")
+    engine = create_async_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(sessions).values(id=uuid.uuid4(), created_at=now, updated_at=now)
+        )
+        await connection.execute(
+            insert(collections).values(name="old", generation=0, created_at=now, updated_at=now)
+        )
+    await asyncio.to_thread(upgrade_to_head, database_url)
+    async with engine.connect() as connection:
+        owners = await connection.execute(
+            text(
+                "SELECT principal_id FROM chat_sessions UNION ALL SELECT owner_id FROM collections"
+            )
+        )
+        assert [row[0] for row in owners] == ["local", "local"]
+    await engine.dispose()

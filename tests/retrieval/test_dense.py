@@ -17,6 +17,7 @@ import pytest
 from app.cli.local_files import incoming
 from app.container import Container
 from app.core.chunks import LiveChunk, index_text
+from app.core.principals import LOCAL_PRINCIPAL
 from app.core.settings import EmbeddingSettings, Settings
 from app.lifecycle import running_container
 from app.retrieval.dense import VectorStoreUnavailable
@@ -56,7 +57,7 @@ async def _vector_count(container: Container) -> int:
 
 
 async def _chunk_total(container: Container) -> int:
-    collections = await container.document_service().list_collections()
+    collections = await container.document_service().list_collections(LOCAL_PRINCIPAL)
     return sum(collection.chunk_count for collection in collections)
 
 
@@ -82,16 +83,16 @@ async def test_vectors_follow_updates_and_deletes(
     async with running_container(settings) as container:
         ingest, service = container.ingest_service(), container.document_service()
         before = await _vector_count(container)
-        added = await ingest.ingest_one(incoming(notes, "notes.md"), "default")
+        added = await ingest.ingest_one(incoming(notes, "notes.md"), "default", LOCAL_PRINCIPAL)
         assert await _vector_count(container) == before + added.document.chunk_count
 
         notes.write_text("# Gulls\n\nGulls nest on roofs.\n\n## More\n\n" + "Gulls call. " * 200)
-        updated = await ingest.ingest_one(incoming(notes, "notes.md"), "default")
+        updated = await ingest.ingest_one(incoming(notes, "notes.md"), "default", LOCAL_PRINCIPAL)
         assert updated.document.version == 2
         # The old version's vectors went with it.
         assert await _vector_count(container) == before + updated.document.chunk_count
 
-        await service.delete(updated.document.id)
+        await service.delete(updated.document.id, LOCAL_PRINCIPAL)
         assert await _vector_count(container) == before
         passages = await container.knowledge_search().search("Gulls nest on roofs", "default")
         assert "notes.md" not in [p.node.metadata["file_name"] for p in passages]
@@ -149,10 +150,12 @@ async def test_an_unreachable_embeddings_server_fails_the_ingest_and_stores_noth
     notes.write_text("# Terns\n\nArctic terns fly pole to pole.\n")
     async with running_container(settings) as container:
         service = container.document_service()
-        before = await service.list_documents(None, 100, 0)
+        before = await service.list_documents(None, 100, 0, LOCAL_PRINCIPAL)
         with pytest.raises(EmbeddingsUnavailable, match=re.escape("127.0.0.1:9/v1")):
-            await container.ingest_service().ingest_one(incoming(notes, "notes.md"), "default")
-        after = await service.list_documents(None, 100, 0)
+            await container.ingest_service().ingest_one(
+                incoming(notes, "notes.md"), "default", LOCAL_PRINCIPAL
+            )
+        after = await service.list_documents(None, 100, 0, LOCAL_PRINCIPAL)
         assert after.total == before.total
         assert await container.document_lookup().find_by_name("default", "notes.md") is None
 
@@ -234,7 +237,9 @@ async def test_each_collection_has_its_own_vectors(
     notes.write_text("# Leave\n\nParental leave lasts sixteen weeks at full pay.\n")
     question = "Parental leave lasts sixteen weeks at full pay."
     async with running_container(settings) as container:
-        await container.ingest_service().ingest_one(incoming(notes, "leave.md"), "hr")
+        await container.ingest_service().ingest_one(
+            incoming(notes, "leave.md"), "hr", LOCAL_PRINCIPAL
+        )
         search = container.knowledge_search()
         found = await search.search(question, "hr")
         elsewhere = await search.search(question, "default")
@@ -259,7 +264,7 @@ async def test_concurrent_ingests_and_searches_keep_every_vector_with_its_chunk(
     async with running_container(settings) as container:
         ingest, search = container.ingest_service(), container.knowledge_search()
         await asyncio.gather(
-            *(ingest.ingest_one(note(animal), "default") for animal in animals),
+            *(ingest.ingest_one(note(animal), "default", LOCAL_PRINCIPAL) for animal in animals),
             *(search.search("river at dawn", "default") for _ in animals),
         )
         assert await _vector_count(container) == await _chunk_total(container)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from app.cli.local_files import incoming
 from app.container import Container
+from app.core.principals import LOCAL_PRINCIPAL
 from app.lifecycle import running_container
 from tests.conftest import MakeSettings
 
@@ -18,7 +19,9 @@ def _write(folder: Path, name: str, text: str) -> Path:
 
 
 async def _ingest(container: Container, path: Path, collection: str = "default") -> None:
-    await container.ingest_service().ingest_one(incoming(path, path.name), collection)
+    await container.ingest_service().ingest_one(
+        incoming(path, path.name), collection, LOCAL_PRINCIPAL
+    )
 
 
 async def _documents(container: Container, question: str, collection: str = "default") -> list[str]:
@@ -51,7 +54,7 @@ async def test_search_follows_new_changed_and_deleted_documents(
         assert await _documents(container, "gannets") == ["birds.md"]
 
         document = await container.document_service().find("default", "birds.md")
-        await container.document_service().delete(document.id)
+        await container.document_service().delete(document.id, LOCAL_PRINCIPAL)
         assert await _documents(container, "gannets") == []
 
 
@@ -63,7 +66,7 @@ async def test_a_deleted_document_is_not_served_even_from_an_index_being_rebuilt
     async with running_container(settings) as container:
         assert (await _documents(container, "cancel a stream"))[0] == "cancellation.md"
         document = await container.document_service().find("default", "cancellation.md")
-        await container.document_service().delete(document.id)
+        await container.document_service().delete(document.id, LOCAL_PRINCIPAL)
         assert "cancellation.md" not in await _documents(container, "cancel a stream")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from app.core.chunks import CHUNK_ID_KEY
 from app.core.errors import InvalidInput, NotFound
+from app.core.principals import LOCAL_PRINCIPAL
 from app.lifecycle import running_container
 from app.services.documents import MAX_CONTEXT_RADIUS, MAX_PAGE_SIZE
 from tests.conftest import MakeSettings
@@ -22,8 +23,8 @@ async def test_a_cited_chunk_is_shown_in_its_document(make_settings: MakeSetting
         [passage] = await container.knowledge_search().search("emperor penguins", "default")
         chunk_id = uuid.UUID(str(passage.node.metadata[CHUNK_ID_KEY]))
 
-        shown = await service.get(document.id, chunk_id, radius=MAX_CONTEXT_RADIUS)
-        plain = await service.get(document.id)
+        shown = await service.get(document.id, LOCAL_PRINCIPAL, chunk_id, radius=MAX_CONTEXT_RADIUS)
+        plain = await service.get(document.id, LOCAL_PRINCIPAL)
 
         assert shown.document == document == plain.document
         assert shown.context is not None
@@ -31,11 +32,11 @@ async def test_a_cited_chunk_is_shown_in_its_document(make_settings: MakeSetting
         assert shown.focus == chunk_id
         assert (plain.context, plain.focus) == (None, None)
         with pytest.raises(InvalidInput, match="context must be between"):
-            await service.get(document.id, chunk_id, radius=MAX_CONTEXT_RADIUS + 1)
+            await service.get(document.id, LOCAL_PRINCIPAL, chunk_id, radius=MAX_CONTEXT_RADIUS + 1)
         with pytest.raises(NotFound, match="no chunk"):
-            await service.get(document.id, uuid.uuid4())
+            await service.get(document.id, LOCAL_PRINCIPAL, uuid.uuid4())
         with pytest.raises(NotFound, match="no document"):
-            await service.get(uuid.uuid4())
+            await service.get(uuid.uuid4(), LOCAL_PRINCIPAL)
 
 
 async def test_documents_come_in_pages_and_collections_with_their_counts(
@@ -43,15 +44,15 @@ async def test_documents_come_in_pages_and_collections_with_their_counts(
 ) -> None:
     async with running_container(make_settings()) as container:
         service = container.document_service()
-        first = await service.list_documents("default", 2, 0)
-        rest = await service.list_documents(None, 2, 2)
-        collections = await service.list_collections()
+        first = await service.list_documents("default", 2, 0, LOCAL_PRINCIPAL)
+        rest = await service.list_documents(None, 2, 2, LOCAL_PRINCIPAL)
+        collections = await service.list_collections(LOCAL_PRINCIPAL)
         count = await service.count()
         for limit, offset in ((0, 0), (MAX_PAGE_SIZE + 1, 0), (1, -1)):
             with pytest.raises(InvalidInput):
-                await service.list_documents(None, limit, offset)
+                await service.list_documents(None, limit, offset, LOCAL_PRINCIPAL)
         with pytest.raises(InvalidInput, match="collection name"):
-            await service.list_documents("no/such", 1, 0)
+            await service.list_documents("no/such", 1, 0, LOCAL_PRINCIPAL)
 
     names = [d.name for d in [*first.items, *rest.items]]
     assert names == sorted(DOCUMENTS)
@@ -64,11 +65,11 @@ async def test_a_deleted_document_is_gone_at_once(make_settings: MakeSettings) -
     async with running_container(make_settings()) as container:
         service = container.document_service()
         document = await service.find("default", "heartbeats.md")
-        deleted = await service.delete(document.id)
+        deleted = await service.delete(document.id, LOCAL_PRINCIPAL)
         assert deleted.id == document.id
         assert await service.count() == len(DOCUMENTS) - 1
         assert await container.knowledge_search().search("heartbeat", "default") == []
         with pytest.raises(NotFound, match="no document named"):
             await service.find("default", "heartbeats.md")
         with pytest.raises(NotFound):
-            await service.delete(document.id)
+            await service.delete(document.id, LOCAL_PRINCIPAL)

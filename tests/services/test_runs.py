@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from app.core.errors import NotFound
+from app.core.principals import LOCAL_PRINCIPAL
 from app.memory.messages import HistoryMessage, MessageRole
 from tests.conftest import MakeSettings
 from tests.support.llms import CONDENSE_MARKER, ScriptedLLM
@@ -22,13 +23,17 @@ async def test_a_chat_named_by_its_client_is_created_under_that_id_then_continue
     async with serve(make_settings(llm={"fake_tokens": 8})) as server:
         runs = server.container.run_service()
         with pytest.raises(NotFound):  # without create_missing, an unknown id is an error
-            await runs.start("How do I cancel a stream?", chat)
-        first = await runs.start("How do I cancel a stream?", chat, create_missing=True)
-        await (await runs.follow(first.run_id)).aclose()
-        while (await runs.status(first.run_id)).status == "running":  # noqa: ASYNC110
+            await runs.start("How do I cancel a stream?", chat, principal=LOCAL_PRINCIPAL)
+        first = await runs.start(
+            "How do I cancel a stream?", chat, create_missing=True, principal=LOCAL_PRINCIPAL
+        )
+        await (await runs.follow(first.run_id, principal=LOCAL_PRINCIPAL)).aclose()
+        while (await runs.status(first.run_id, LOCAL_PRINCIPAL)).status == "running":  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-        second = await runs.start("And heartbeats?", chat, create_missing=True)
-        async for _ in await runs.follow(second.run_id):
+        second = await runs.start(
+            "And heartbeats?", chat, create_missing=True, principal=LOCAL_PRINCIPAL
+        )
+        async for _ in await runs.follow(second.run_id, principal=LOCAL_PRINCIPAL):
             pass
         messages = await stored_messages(server.container.database(), chat)
     assert first.session_id == second.session_id == chat
@@ -50,8 +55,8 @@ async def test_history_sent_by_the_caller_is_what_the_follow_up_is_condensed_wit
     ]
     async with serve(make_settings(), llm=llm) as server:
         runs = server.container.run_service()
-        run = await runs.start("How often?", None, history=history)
-        async for _ in await runs.follow(run.run_id):
+        run = await runs.start("How often?", None, history=history, principal=LOCAL_PRINCIPAL)
+        async for _ in await runs.follow(run.run_id, principal=LOCAL_PRINCIPAL):
             pass
     condense = next(prompt for prompt in llm.prompts if CONDENSE_MARKER in prompt)
     assert "Tell me about heartbeats in Citestream." in condense

@@ -1,0 +1,1 @@
+"""API keys: who may call the server. Stored as digests, never in the clear."""
