@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from contextlib import aclosing
 from typing import Any
 
+import httpx
 from llama_index.core.base.llms.types import ChatMessage, ChatResponseAsyncGen
 from llama_index.llms.openai_like import OpenAILike
 from pydantic import PrivateAttr
@@ -20,11 +21,18 @@ class CountingOpenAILike(OpenAILike):
     that leaves stops the remote generation too.
     """
 
+    connect_timeout_s: float = 5.0
     _count_tokens: TokenCounter = PrivateAttr()
 
     def __init__(self, *, on_tokens: TokenCounter | None = None, **data: Any) -> None:
         super().__init__(**data)
         self._count_tokens = on_tokens or ignore_tokens
+
+    def _get_credential_kwargs(self, is_async: bool = False) -> dict[str, Any]:
+        # A server that cannot be reached fails in seconds, not after the read timeout.
+        kwargs = super()._get_credential_kwargs(is_async)
+        kwargs["timeout"] = httpx.Timeout(self.timeout, connect=self.connect_timeout_s)
+        return kwargs
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
