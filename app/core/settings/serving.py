@@ -16,6 +16,9 @@ class ChatSettings(BaseModel):
     # ...and of those, only the most recent that fit this many tokens (about 4 characters each).
     history_tokens: int = Field(default=1500, ge=0)
     heartbeat_s: float = Field(default=15.0, gt=0)
+    # An SSE event or heartbeat that the client has not taken within this long means the client
+    # is gone without closing its connection: the stream ends as if it had disconnected.
+    send_timeout_s: float = Field(default=30.0, gt=0)
     # Upper bound on a whole answer, so a stuck model cannot hold a stream forever.
     answer_timeout_s: float = Field(default=600.0, gt=0)
 
