@@ -13,7 +13,7 @@ _FENCE = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 def example(document: str, language: str, containing: str) -> str:
     """The one `language` block of `document` (relative to the repository) with `containing`."""
     text = (ROOT / document).read_text(encoding="utf-8")
-    blocks = [code for lang, code in _FENCE.findall(text) if lang == language]
+    blocks = [m.group(2) for m in _FENCE.finditer(text) if m.group(1) == language]
     found = [code for code in blocks if containing in code]
     if len(found) != 1:
         raise AssertionError(
