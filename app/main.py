@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from app.api import chat, documents, health, readiness, runs, sessions
 from app.api.openapi import publish_stream_schemas
 from app.api.problems import install_problem_handlers
+from app.api.request_ids import REQUEST_ID_HEADER, RequestIdMiddleware
 from app.container import Container
 from app.core.settings import Settings
 from app.lifecycle import AppLifecycle
@@ -61,8 +62,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             allow_origins=settings.server.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Content-Type", "Accept", "Last-Event-ID"],
-            expose_headers=["X-Session-Id", "X-Message-Id", "X-Run-Id", "Retry-After"],
+            expose_headers=[
+                "X-Session-Id",
+                "X-Message-Id",
+                "X-Run-Id",
+                "Retry-After",
+                REQUEST_ID_HEADER,
+            ],
         )
+    # Added last, so outermost of the user middleware: CORS answers carry the id too.
+    app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(chat.router)
     app.include_router(runs.router)

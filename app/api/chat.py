@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse
 
 from app.api.chat_schemas import ChatAnswer, ChatRequest
 from app.api.disconnects import unless_client_leaves
+from app.api.identity import current_principal
 from app.api.openapi import ANSWER_ERRORS, STREAM_RESPONSES
 from app.api.readiness import REQUIRE_READY
 from app.api.sse import (
@@ -30,7 +31,11 @@ from app.core.settings import Settings
 from app.services.chat import collect_answer
 from app.services.runs import RunService
 
-router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=REQUIRE_READY)
+router = APIRouter(
+    prefix="/api/chat",
+    tags=["chat"],
+    dependencies=[*REQUIRE_READY, Depends(current_principal)],
+)
 
 RunServiceDep = Annotated[RunService, Depends(Provide[Container.run_service])]
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]

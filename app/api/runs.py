@@ -7,6 +7,7 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
+from app.api.identity import current_principal
 from app.api.openapi import STREAM_RESPONSES
 from app.api.problems import problem_response
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
@@ -17,7 +18,7 @@ from app.core.errors import InvalidInput
 from app.core.settings import Settings
 from app.services.runs import RunService
 
-router = APIRouter(prefix="/api/runs", tags=["runs"])
+router = APIRouter(prefix="/api/runs", tags=["runs"], dependencies=[Depends(current_principal)])
 
 RunServiceDep = Annotated[RunService, Depends(Provide[Container.run_service])]
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]

@@ -45,6 +45,8 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # json: one object per line, with request_id, run_id, session_id and principal_id.
+    log_format: Literal["text", "json"] = "text"
     # A request that needs the model while the server is still warming up waits this long for
     # it, then gets 503 with Retry-After.
     startup_wait_s: float = Field(default=60.0, ge=0)
