@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 from llama_index.core.base.llms.types import ChatMessage, ChatResponseAsyncGen
 from llama_index.llms.openai_like import OpenAILike
+from openai import APITimeoutError
 from pydantic import PrivateAttr
 
+from app.core.errors import LLMTimeout
 from app.llms.tokens import TokenCounter, ignore_tokens
 
 
@@ -40,13 +42,24 @@ class CountingOpenAILike(OpenAILike):
         upstream = await super().astream_chat(messages, **kwargs)
 
         async def counted() -> ChatResponseAsyncGen:
-            async with aclosing(upstream) as responses:  # closing this closes the HTTP stream
-                async for response in responses:
-                    if response.delta:
-                        self._count_tokens(1)
-                    yield response
+            try:
+                async with aclosing(upstream) as responses:  # closing it closes the HTTP stream
+                    async for response in responses:
+                        if response.delta:
+                            self._count_tokens(1)
+                        yield response
+            except APITimeoutError as error:
+                raise self._timed_out(error) from error
 
         return counted()
+
+    def _timed_out(self, error: APITimeoutError) -> LLMTimeout:
+        if isinstance(error.__cause__, httpx.ConnectTimeout):
+            return LLMTimeout(
+                f"The language model server could not be reached within "
+                f"{self.connect_timeout_s:g} seconds."
+            )
+        return LLMTimeout(f"The language model server sent nothing for {self.timeout:g} seconds.")
 
     async def open(self) -> None:
         """Nothing to load: the HTTP client connects on the first request."""

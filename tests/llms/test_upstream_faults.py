@@ -16,7 +16,12 @@ from httpx_sse import aconnect_sse
 
 from app.memory.messages import MessageStatus
 from tests.conftest import MakeSettings
-from tests.support.faulty_llm_server import Fault, FaultyLLMServer, faulty_llm_server
+from tests.support.faulty_llm_server import (
+    Fault,
+    FaultyLLMServer,
+    faulty_llm_server,
+    port_that_never_accepts,
+)
 from tests.support.server import LiveServer, serve
 from tests.support.sse import Received, answer_text, decode
 from tests.support.stored import stored_messages
@@ -24,8 +29,11 @@ from tests.support.stored import stored_messages
 QUESTION = {"query": "How do I cancel a stream?"}
 FIRST_TOKEN_S = 1.0
 STALL_S = 1.0
+# Where the first tokens must arrive (a stall comes later): generous, since the first call to
+# the provider also imports the OpenAI client, seconds on a busy machine.
+FIRST_TOKEN_ARRIVES_S = 60.0
 # The limits are a second; the old behaviour was two minutes. Generous for a busy machine.
-WELL_WITHIN_S = 20.0
+WELL_WITHIN_S = 30.0
 
 
 def _limits(**overrides: Any) -> dict[str, Any]:
@@ -37,8 +45,8 @@ def _limits(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def _openai(upstream: FaultyLLMServer) -> dict[str, Any]:
-    return {"provider": "openai", "base_url": upstream.base_url, "model": "m", **_limits()}
+def _openai(upstream: FaultyLLMServer, **limits: float) -> dict[str, Any]:
+    return {"provider": "openai", "base_url": upstream.base_url, "model": "m", **_limits(**limits)}
 
 
 async def _ask(server: LiveServer) -> tuple[list[Received], float]:
@@ -59,7 +67,12 @@ async def _stored_answer(server: LiveServer, events: list[Received]) -> Any:
 
 async def test_a_healthy_upstream_answers(make_settings: MakeSettings) -> None:
     """The control: the same server without a fault gives a whole answer."""
-    async with faulty_llm_server() as upstream, serve(make_settings(llm=_openai(upstream))) as s:
+    async with (
+        faulty_llm_server() as upstream,
+        serve(
+            make_settings(llm=_openai(upstream, first_token_timeout_s=FIRST_TOKEN_ARRIVES_S))
+        ) as s,
+    ):
         events, _ = await _ask(s)
         stored = await _stored_answer(s, events)
 
@@ -110,7 +123,9 @@ async def test_an_upstream_that_stalls_mid_answer_ends_with_llm_timeout(
 ) -> None:
     async with (
         faulty_llm_server(Fault.STALLS) as upstream,
-        serve(make_settings(llm=_openai(upstream))) as server,
+        serve(
+            make_settings(llm=_openai(upstream, first_token_timeout_s=FIRST_TOKEN_ARRIVES_S))
+        ) as server,
     ):
         events, elapsed = await _ask(server)
         stored = await _stored_answer(server, events)
@@ -130,7 +145,9 @@ async def test_an_upstream_that_closes_mid_answer_ends_with_llm_error(
 ) -> None:
     async with (
         faulty_llm_server(Fault.CLOSES) as upstream,
-        serve(make_settings(llm=_openai(upstream))) as server,
+        serve(
+            make_settings(llm=_openai(upstream, first_token_timeout_s=FIRST_TOKEN_ARRIVES_S))
+        ) as server,
     ):
         events, elapsed = await _ask(server)
         stored = await _stored_answer(server, events)
@@ -154,6 +171,27 @@ async def test_an_unreachable_upstream_fails_fast(make_settings: MakeSettings) -
     assert elapsed < WELL_WITHIN_S
 
 
+async def test_a_server_that_cannot_be_connected_to_ends_with_llm_timeout(
+    make_settings: MakeSettings,
+) -> None:
+    """The connection hangs in the handshake: the connect limit (1 s) ends it, long before the
+    first-token limit (60 s)."""
+    with port_that_never_accepts() as port:
+        llm = {
+            "provider": "openai",
+            "base_url": f"http://127.0.0.1:{port}/v1",
+            **_limits(connect_timeout_s=1.0, first_token_timeout_s=FIRST_TOKEN_ARRIVES_S),
+        }
+        async with serve(make_settings(llm=llm)) as server:
+            events, elapsed = await _ask(server)
+            stored = await _stored_answer(server, events)
+
+    assert events[-1].data["code"] == "llm_timeout"
+    assert "could not be reached within 1 seconds" in events[-1].data["message"]
+    assert elapsed < WELL_WITHIN_S
+    assert stored.status == MessageStatus.INTERRUPTED
+
+
 @pytest.mark.parametrize(
     ("stall_after", "written", "phrase"),
     [(0, "", "did not start answering"), (3, "Citestream streams each", "stopped writing")],
@@ -161,7 +199,12 @@ async def test_an_unreachable_upstream_fails_fast(make_settings: MakeSettings) -
 async def test_the_fake_model_rehearses_a_stall(
     make_settings: MakeSettings, stall_after: int, written: str, phrase: str
 ) -> None:
-    llm = {"fake_tokens": 8, "fake_stall_after": stall_after, **_limits()}
+    first_token_s = FIRST_TOKEN_S if stall_after == 0 else FIRST_TOKEN_ARRIVES_S
+    llm = {
+        "fake_tokens": 8,
+        "fake_stall_after": stall_after,
+        **_limits(first_token_timeout_s=first_token_s),
+    }
     async with serve(make_settings(llm=llm)) as server:
         events, _ = await _ask(server)
         stored = await _stored_answer(server, events)

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import enum
 import json
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 
@@ -132,3 +133,23 @@ async def faulty_llm_server(fault: Fault = Fault.NONE) -> AsyncIterator[FaultyLL
         server.close()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(server.wait_closed(), timeout=5)
+
+
+@contextlib.contextmanager
+def port_that_never_accepts() -> Iterator[int]:
+    """A loopback port whose connections hang in the handshake, like a firewalled host: it
+    listens with no backlog and its queue is already full, so the kernel drops new SYNs."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = int(listener.getsockname()[1])
+        queued = [socket.socket() for _ in range(4)]
+        try:
+            for sock in queued:
+                sock.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    sock.connect(("127.0.0.1", port))
+            yield port
+        finally:
+            for sock in queued:
+                sock.close()
