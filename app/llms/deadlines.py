@@ -8,11 +8,14 @@ cancels the awaiting task, which closes an HTTP stream or stops the embedded mod
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from app.core.errors import LLMTimeout
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from contextlib import aclosing
 from typing import Any
@@ -14,6 +15,8 @@ from pydantic import PrivateAttr
 
 from app.core.errors import LLMTimeout
 from app.llms.tokens import TokenCounter, ignore_tokens
+
+logger = logging.getLogger(__name__)
 
 
 class CountingOpenAILike(OpenAILike):
@@ -49,7 +52,9 @@ class CountingOpenAILike(OpenAILike):
                             self._count_tokens(1)
                         yield response
             except APITimeoutError as error:
-                raise self._timed_out(error) from error
+                timed_out = self._timed_out(error)
+                logger.warning("%s", timed_out.message)  # an upstream condition: one line
+                raise timed_out from error
 
         return counted()
 
