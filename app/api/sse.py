@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.api.stream_schemas import ErrorData, MessageData, MetaData, Source
 from app.core.citations import Citation
+from app.core.log_context import abandon_response
 from app.services.answer_events import (
     AnswerDelta,
     AnswerEvent,
@@ -66,8 +67,9 @@ class RunEventStream(EventSourceResponse):
         try:
             await super().__call__(scope, receive, send)
         except SendTimeoutError:
-            # The stream's clean-up has run (the listener is gone, as after a disconnect);
-            # the connection is left for the server to close.
+            # The stream's clean-up has run (the listener is gone, as after a disconnect); the
+            # response cannot be finished, so the server closes the connection.
+            abandon_response()
             logger.info(
                 "%s %s: the client stopped reading for %gs; its stream was ended",
                 scope.get("method"),

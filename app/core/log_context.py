@@ -49,3 +49,21 @@ class LogIdsFilter(logging.Filter):
             if not hasattr(record, name):
                 setattr(record, name, value)
         return True
+
+
+_abandoned: ContextVar[bool] = ContextVar("citestream_response_abandoned", default=False)
+_INCOMPLETE = "ASGI callable returned without completing response"
+
+
+def abandon_response() -> None:
+    """This request's response is being left unfinished on purpose (its client stopped reading
+    and cannot take the end of it); the server's complaint about that is expected."""
+    _abandoned.set(True)
+
+
+class AbandonedResponseFilter(logging.Filter):
+    """For uvicorn's error logger: drops its "returned without completing response" line for a
+    response ended on purpose, which would otherwise follow every send timeout as an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_abandoned.get() and record.getMessage().startswith(_INCOMPLETE))

@@ -35,7 +35,10 @@ def logging_config(level: str, log_format: LogFormat) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"ids": {"()": "app.core.log_context.LogIdsFilter"}},
+        "filters": {
+            "ids": {"()": "app.core.log_context.LogIdsFilter"},
+            "abandoned": {"()": "app.core.log_context.AbandonedResponseFilter"},
+        },
         "formatters": {"main": formatter},
         "handlers": {
             "stderr": {
@@ -47,7 +50,12 @@ def logging_config(level: str, log_format: LogFormat) -> dict[str, Any]:
         },
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
-            name: {"handlers": [], "propagate": True, "level": level.upper()}
+            name: {
+                "handlers": [],
+                "propagate": True,
+                "level": level.upper(),
+                **({"filters": ["abandoned"]} if name == "uvicorn.error" else {}),
+            }
             for name in _UVICORN_LOGGERS
         },
     }
