@@ -53,7 +53,9 @@ ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
     **{code: STREAM_RESPONSES[code] for code in (404, 409, 422)},
     502: problem_response("The language model failed (code llm_error)."),
     503: problem_response("Retrieval or storage failed."),
-    504: problem_response("The answer took longer than the limit (code timeout)."),
+    504: problem_response(
+        "The model or the answer took longer than its limit (code llm_timeout or timeout)."
+    ),
 }
 
 
