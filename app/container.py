@@ -199,6 +199,8 @@ class Container(containers.DeclarativeContainer):
         citation_chunk_size=settings.provided.retrieval.citation_chunk_size,
         prompt_style=settings.provided.citation_prompt,
         answer_timeout_s=settings.provided.chat.answer_timeout_s,
+        first_token_timeout_s=settings.provided.llm.first_token_limit_s,
+        stall_timeout_s=settings.provided.llm.stall_timeout_s,
     )
 
     # Services.

@@ -17,6 +17,7 @@ from app.api.admission import ADMIT_REQUEST
 from app.api.guarded_paths import GuardedPaths
 from app.api.openapi import publish_contract
 from app.api.problems import install_problem_handlers
+from app.api.request_ids import REQUEST_ID_HEADER, RequestIdMiddleware
 from app.api.url_limit import UrlLengthLimit
 from app.container import Container
 from app.core.settings import Settings
@@ -69,8 +70,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             allow_origins=settings.server.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Accept", "Last-Event-ID"],
-            expose_headers=["X-Session-Id", "X-Message-Id", "X-Run-Id", "Retry-After"],
+            expose_headers=[
+                "X-Session-Id",
+                "X-Message-Id",
+                "X-Run-Id",
+                "Retry-After",
+                REQUEST_ID_HEADER,
+            ],
         )
+    # Added last, so outermost of the user middleware: CORS answers carry the id too.
+    app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.add_middleware(UrlLengthLimit, limit=settings.server.max_url_chars)
     # Every API route needs a principal (401 when auth is enforced and none is proven), and

@@ -152,6 +152,8 @@ def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
         host=host,
         port=port,
         log_level=settings.server.log_level,
+        # Logging is configured once for the process (app/core/logs.py), uvicorn's loggers too.
+        log_config=None,
         # The drain has already let answers end; what is left gets a short while.
         timeout_graceful_shutdown=_CLOSE_S,
         http=problem_http_protocol(settings.server.max_url_chars),

@@ -17,6 +17,7 @@ from app.api.openapi import ANSWER_ERRORS, QUESTION_ERRORS, STREAM_RESPONSES, st
 from app.api.readiness import REQUIRE_READY
 from app.api.sse import (
     Batches,
+    RunEventStream,
     run_headers,
     run_scoped_ids,
     sources_of,
@@ -36,7 +37,6 @@ router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=REQUIRE_READY
 
 RunServiceDep = Annotated[RunService, Depends(Provide[Container.run_service])]
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
-SEND_TIMEOUT_S = 30.0
 # Asks a browser whose connection dropped to come back within about a second.
 RECONNECT_MS = 1000
 
@@ -44,16 +44,16 @@ RECONNECT_MS = 1000
 def _event_stream(
     batches: Batches, record: RunRecord, settings: Settings, *, for_event_source: bool = False
 ) -> EventSourceResponse:
-    return EventSourceResponse(
+    return RunEventStream(
         to_server_sent_events(
             batches,
             event_id=run_scoped_ids(record.run_id) if for_event_source else str,
             retry_ms=RECONNECT_MS if for_event_source else None,
         ),
-        ping=settings.chat.heartbeat_s,
+        heartbeat_s=settings.chat.heartbeat_s,
         headers=run_headers(record.session_id, record.message_id, record.run_id),
         # A client that vanished without closing its connection must not hold the session.
-        send_timeout=SEND_TIMEOUT_S,
+        send_timeout_s=settings.chat.send_timeout_s,
     )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from dependency_injector.wiring import Provide, inject
 from fastapi import Depends, Query, Request
 
+from app.core.log_context import bind_log_ids
 from app.core.principals import Principal
 from app.services.auth import AuthService, Credentials
 
@@ -44,7 +45,9 @@ def credentials_of(request: Request, cookie_name: str) -> Credentials:
 async def current_principal(request: Request, auth: AuthServiceDep) -> Principal:
     """The caller of this request: 401 when auth is enforced and no valid credential is sent."""
     credentials = credentials_of(request, auth.settings.session_cookie)
-    return await auth.authenticate(credentials)
+    principal = await auth.authenticate(credentials)
+    bind_log_ids(principal_id=principal.id)  # the request's log records, and its runs', name it
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -11,7 +11,7 @@ from app.api.identity import AccessToken, PrincipalDep
 from app.api.openapi import QUESTION_ERRORS, problem_responses, stream_response
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
 from app.api.run_schemas import RunList, RunRequest, RunStarted, RunState
-from app.api.sse import run_headers, to_server_sent_events
+from app.api.sse import RunEventStream, run_headers, to_server_sent_events
 from app.container import Container
 from app.core.errors import InvalidInput
 from app.core.settings import Settings
@@ -21,7 +21,6 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 RunServiceDep = Annotated[RunService, Depends(Provide[Container.run_service])]
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
-SEND_TIMEOUT_S = 30.0
 _NOT_FOUND = problem_responses(
     described={404: "No such run, or it ended longer ago than the retention."}
 )
@@ -120,11 +119,11 @@ async def follow_run(
     if record.final_seq is not None and after >= record.final_seq:
         return Response(status_code=204)
     batches = await runs.follow(run_id, after, principal=principal)
-    return EventSourceResponse(
+    return RunEventStream(
         to_server_sent_events(batches),
-        ping=settings.chat.heartbeat_s,
+        heartbeat_s=settings.chat.heartbeat_s,
         headers=run_headers(record.session_id, record.message_id, record.run_id),
-        send_timeout=SEND_TIMEOUT_S,
+        send_timeout_s=settings.chat.send_timeout_s,
     )
 
 

@@ -5,14 +5,18 @@ Every SSE payload is a model of `app/api/stream_schemas.py`, serialized by pydan
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 
 from pydantic import TypeAdapter
-from sse_starlette import ServerSentEvent
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
+from starlette.types import Receive, Scope, Send
 
 from app.api.stream_schemas import ErrorData, MessageData, MetaData, Source
 from app.core.citations import Citation
+from app.core.log_context import abandon_response
 from app.services.answer_events import (
     AnswerDelta,
     AnswerEvent,
@@ -21,9 +25,57 @@ from app.services.answer_events import (
     AnswerStarted,
 )
 
+logger = logging.getLogger(__name__)
+
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _SOURCES = TypeAdapter(list[Source])
 Batches = AsyncGenerator[list[tuple[int, AnswerEvent]], None]
+
+
+class Heartbeat(ServerSentEvent):
+    """A comment line and nothing else. Without a blank line after it, no parser can take it for
+    an event: httpx-sse dispatches an empty `message` for a blank line once an event has carried
+    an id (it keeps the last id, issue #35), and `json.loads` of that crashes a client. Browsers
+    and the spec skip comments either way; the bytes still keep proxies' idle timers reset."""
+
+    def encode(self) -> bytes:
+        return b": ping\r\n"
+
+
+class RunEventStream(EventSourceResponse):
+    """An SSE response of a run's events, with heartbeats every client survives, and a client
+    that stopped reading treated as one that left: one log line, no traceback."""
+
+    def __init__(
+        self,
+        content: AsyncIterator[ServerSentEvent | bytes],
+        *,
+        heartbeat_s: float,
+        send_timeout_s: float,
+        headers: Mapping[str, str],
+    ) -> None:
+        super().__init__(
+            content,
+            headers=headers,
+            ping=heartbeat_s,
+            ping_message_factory=Heartbeat,
+            send_timeout=send_timeout_s,
+        )
+        self._send_timeout_s = send_timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            # The stream's clean-up has run (the listener is gone, as after a disconnect); the
+            # response cannot be finished, so the server closes the connection.
+            abandon_response()
+            logger.info(
+                "%s %s: the client stopped reading for %gs; its stream was ended",
+                scope.get("method"),
+                scope.get("path"),
+                self._send_timeout_s,
+            )
 
 
 def run_headers(session_id: object, message_id: object, run_id: object) -> dict[str, str]:

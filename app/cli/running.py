@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
 import typer
 
+from app.core import logs
 from app.core.errors import CitestreamError
 from app.core.settings import Settings
 
@@ -33,6 +33,5 @@ def execute(work: Awaitable[T]) -> T:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.server.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    """Log as the settings say, uvicorn included (see app/core/logs.py)."""
+    logs.configure_logging(settings.server.log_level, settings.server.log_format)

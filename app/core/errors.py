@@ -72,6 +72,13 @@ class LLMFailure(CitestreamError):
         super().__init__(message, "llm_error", 502, "Language model failure")
 
 
+class LLMTimeout(CitestreamError):
+    """The language model did not start, or stopped, writing within its limit."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "llm_timeout", 504, "Language model timed out")
+
+
 class AnswerTimeout(CitestreamError):
     """The answer took longer than the configured limit."""
 

@@ -27,6 +27,8 @@ def build_llm(settings: LLMSettings, on_tokens: TokenCounter) -> ConfiguredLLM:
             delay_ms=settings.fake_delay_ms,
             context_window=settings.context_window,
             num_output=settings.max_new_tokens,
+            stall_after=settings.fake_stall_after,
+            stall_s=settings.fake_stall_s,
             on_tokens=on_tokens,
         )
     if settings.provider == "openai":
@@ -40,7 +42,10 @@ def build_llm(settings: LLMSettings, on_tokens: TokenCounter) -> ConfiguredLLM:
             context_window=settings.context_window,
             max_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
-            timeout=settings.request_timeout_s,
+            connect_timeout_s=settings.connect_timeout_s,
+            # A backstop under the first-token and stall limits, which the answer step enforces
+            # (and names) itself: httpx's read timeout applies to each read of the socket.
+            timeout=max(settings.first_token_limit_s, settings.stall_timeout_s) + 5,
             max_retries=0,
             on_tokens=on_tokens,
         )

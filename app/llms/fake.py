@@ -58,6 +58,9 @@ class FakeStreamingLLM(AsyncStreamingLLM):
     model_name: str = "citestream-fake"
     tokens: int = 64
     delay_ms: float = 20.0
+    # Rehearses an upstream that hangs: silent for `stall_s` after this many tokens.
+    stall_after: int | None = None
+    stall_s: float = 3600.0
 
     async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
         prompt = "\n".join(message.content or "" for message in messages)
@@ -68,6 +71,8 @@ class FakeStreamingLLM(AsyncStreamingLLM):
         sources = sorted({int(n) for n in _SOURCE_LABEL.findall(offered)})[:2] or [1]
         delay_s = self.delay_ms / 1000
         for position in range(self.tokens):
+            if position == self.stall_after:
+                await asyncio.sleep(self.stall_s)
             if delay_s:
                 await asyncio.sleep(delay_s)
             else:

@@ -53,6 +53,10 @@ class LlamaCppLLM(AsyncStreamingLLM):
     repeat_penalty: float = 1.1
     threads: int | None = None
     _llama: Any = PrivateAttr(default=None)
+    # The stop flag of the generation the worker is running. llama.cpp asks it during each
+    # computation, so a long prompt still being read (before any token) is abandoned too.
+    _running_stop: threading.Event | None = PrivateAttr(default=None)
+    _abort_callback: Any = PrivateAttr(default=None)  # kept alive for as long as the model
     # A llama.cpp model is not thread-safe: one worker thread serialises every generation.
     _worker: ThreadPoolExecutor = PrivateAttr(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
@@ -71,6 +75,14 @@ class LlamaCppLLM(AsyncStreamingLLM):
             n_threads=self.threads or max(1, (os.cpu_count() or 2)),
             verbose=False,
         )
+        import llama_cpp
+
+        def should_abort(_data: object) -> bool:
+            stop = self._running_stop
+            return stop is not None and stop.is_set()
+
+        self._abort_callback = llama_cpp.ggml_abort_callback(should_abort)
+        llama_cpp.llama_set_abort_callback(self._llama.ctx, self._abort_callback, None)
         logger.info("Loaded %s", self.model_path)
 
     async def stream_tokens(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
@@ -90,6 +102,7 @@ class LlamaCppLLM(AsyncStreamingLLM):
             if stop.is_set():  # the caller left while this generation waited its turn
                 hand_over(_Finished())
                 return
+            self._running_stop = stop  # this worker runs one generation at a time
             stream = None
             try:
                 if self._llama is None:
@@ -111,6 +124,7 @@ class LlamaCppLLM(AsyncStreamingLLM):
             except Exception as error:
                 hand_over(error)
             finally:
+                self._running_stop = None
                 if stream is not None:
                     stream.close()
                 hand_over(_Finished())
@@ -125,7 +139,8 @@ class LlamaCppLLM(AsyncStreamingLLM):
             stop.set()
             if started.is_set():
                 # Stopped means the thread has stopped: it sees the flag after at most one
-                # more token, so whoever stopped the model finds it quiet.
+                # more token, or llama.cpp aborts the prompt it is reading, so whoever stopped
+                # the model finds it quiet.
                 await asyncio.wait({generation}, timeout=_STOP_WAIT_S)
             else:
                 generation.cancel()  # still waiting for its turn: it never starts

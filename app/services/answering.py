@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 # A claim outlives the longest answer by this much; a claim left by a dead process then expires.
 _CLAIM_MARGIN = timedelta(seconds=30)
+# Failures that cut a sound answer short (the model went silent): what it wrote is kept as an
+# interrupted answer, as after a cancellation, rather than as a failed one.
+_CUT_SHORT = frozenset({"llm_timeout"})
 
 
 @dataclass
@@ -126,7 +129,9 @@ class TurnAnswerer:
             failure = CitestreamError("Something went wrong while answering.")
         finally:
             if failure is not None:
-                progress.status = MessageStatus.ERROR
+                progress.status = (
+                    MessageStatus.INTERRUPTED if failure.code in _CUT_SHORT else MessageStatus.ERROR
+                )
                 progress.error_code = failure.code
             saved = await self._finish(answer, turn, progress, run_id)
         if failure is None and not saved:
@@ -151,11 +156,15 @@ class TurnAnswerer:
         is no deadline here: a busy database is waited for (and tried again), because reporting
         a saved answer as lost is worse than saving it late.
         """
-        outcome = {
-            MessageStatus.COMPLETE: "completed",
-            MessageStatus.INTERRUPTED: "cancelled",
-            MessageStatus.ERROR: "error",
-        }[progress.status]
+        outcome = (
+            "error"
+            if progress.error_code is not None
+            else {
+                MessageStatus.COMPLETE: "completed",
+                MessageStatus.INTERRUPTED: "cancelled",
+                MessageStatus.ERROR: "error",
+            }[progress.status]
+        )
         saved = False
         with anyio.CancelScope(shield=True):
             try:

@@ -15,6 +15,7 @@ import anyio
 
 from app.core.clock import Clock
 from app.core.errors import CitestreamError, RunCancelled
+from app.core.log_context import bind_log_ids
 from app.core.metrics import Metrics
 from app.core.runs import CancelOrigin, RunRecord, RunStatus, StoredEvent
 from app.runs.local import LocalRunLog
@@ -79,6 +80,9 @@ class RunExecutor:
 
     async def execute(self, run: LocalRun, turn: PreparedTurn) -> None:
         """Answer `turn` as `run`; never raises: how it ended is the run's last event."""
+        # This task's log records name the run (and, copied from the request that started it,
+        # the request and the principal).
+        bind_log_ids(run_id=run.record.run_id, session_id=run.record.session_id)
         try:
             with anyio.CancelScope() as scope:
                 run.scope = scope
@@ -141,6 +145,8 @@ class RunExecutor:
         )
         run.log.close()
         run.ended = self._clock.monotonic()
+        detail = f" ({code})" if code and code != status.value else ""
+        logger.info("Run ended: %s%s", status.value, detail)
         self._metrics.runs.labels(outcome=status.value).inc()
         if self._mirror is not None:
             await self._mirror.update(run.record)

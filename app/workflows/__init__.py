@@ -22,8 +22,11 @@ def build_answer_pipeline(
     citation_chunk_size: int,
     prompt_style: str,
     answer_timeout_s: float,
+    first_token_timeout_s: float,
+    stall_timeout_s: float,
 ) -> AnswerPipeline:
     """The citation chat workflow over `llm` and `search`, as an AnswerPipeline."""
+    from app.llms.deadlines import TokenDeadlines
     from app.workflows.citation_chat import CitationChatWorkflow, build_citation_engine
     from app.workflows.pipeline import WorkflowAnswerPipeline
 
@@ -31,6 +34,10 @@ def build_answer_pipeline(
         llm=llm, search=search, citation_chunk_size=citation_chunk_size, prompt_style=prompt_style
     )
     workflow = CitationChatWorkflow(
-        llm=llm, citation_engine=engine, search=search, timeout=answer_timeout_s
+        llm=llm,
+        citation_engine=engine,
+        search=search,
+        timeout=answer_timeout_s,
+        deadlines=TokenDeadlines(first_token_timeout_s, stall_timeout_s),
     )
     return WorkflowAnswerPipeline(workflow, answer_timeout_s=answer_timeout_s)

@@ -27,6 +27,7 @@ from workflows.decorators import StepFunction
 
 from app.core.errors import CitestreamError, LLMFailure, RetrievalFailure
 from app.core.names import DEFAULT_COLLECTION
+from app.llms.deadlines import TokenClock, TokenDeadlines
 from app.workflows.events import (
     ChatAnswered,
     ChatRequested,
@@ -58,12 +59,14 @@ class CitationChatWorkflow(Workflow):
         citation_engine: CitationQueryEngine,
         search: PassageSearch,
         timeout: float | None,
+        deadlines: TokenDeadlines,
     ) -> None:
         self._steps: dict[str, StepFunction[..., Any]] | None = None
         super().__init__(timeout=timeout)
         self._llm = llm
         self._citation_engine = citation_engine
         self._search = search
+        self._deadlines = deadlines
 
     def _get_steps(self) -> dict[str, StepFunction[..., Any]]:
         # The workflows library asks for the steps several times per run and finds them with
@@ -87,7 +90,8 @@ class CitationChatWorkflow(Workflow):
                 question=ev.question,
                 chat_history=messages_to_history_str(ev.history),
             )
-            condensed = await _first_line_of(await self._llm.astream_chat(messages))
+            async with self._deadlines.watch() as clock:
+                condensed = await _first_line_of(await self._llm.astream_chat(messages), clock)
         except CitestreamError:
             raise
         except Exception as error:
@@ -122,17 +126,20 @@ class CitationChatWorkflow(Workflow):
                 sources=[],
                 standalone_question=ev.standalone_question,
             )
+        parts: list[str] = []
         try:
-            response = await self._citation_engine.asynthesize(
-                QueryBundle(query_str=ev.standalone_question), ev.passages
-            )
-            if not isinstance(response, AsyncStreamingResponse):
-                raise LLMFailure("The answer could not be streamed.")
-            ctx.write_event_to_stream(CitationsPrepared(sources=response.source_nodes))
-            parts: list[str] = []
-            async for delta in response.async_response_gen():
-                parts.append(delta)
-                ev.deltas(delta)
+            # From the request to the model on: connecting, reading the prompt and each token.
+            async with self._deadlines.watch() as clock:
+                response = await self._citation_engine.asynthesize(
+                    QueryBundle(query_str=ev.standalone_question), ev.passages
+                )
+                if not isinstance(response, AsyncStreamingResponse):
+                    raise LLMFailure("The answer could not be streamed.")
+                ctx.write_event_to_stream(CitationsPrepared(sources=response.source_nodes))
+                async for delta in response.async_response_gen():
+                    clock.tick()
+                    parts.append(delta)
+                    ev.deltas(delta)
         except CitestreamError:
             raise
         except Exception as error:
@@ -185,11 +192,12 @@ def build_citation_engine(
     )
 
 
-async def _first_line_of(responses: ChatResponseAsyncGen) -> str:
+async def _first_line_of(responses: ChatResponseAsyncGen, clock: TokenClock) -> str:
     """Read the model's rewrite up to its first complete line, then stop the model."""
     text = ""
     async with aclosing(responses) as stream:  # closing it stops the model's generation
         async for response in stream:
+            clock.tick()
             text += response.delta or ""
             if "\n" in text.lstrip():
                 break

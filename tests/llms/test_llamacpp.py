@@ -112,3 +112,42 @@ async def test_two_streams_share_the_model_one_generation_at_a_time(
     merged = sorted((time, number) for number, times in arrivals.items() for time in times)
     switches = sum(1 for (_, a), (_, b) in itertools.pairwise(merged) if a != b)
     assert switches <= 3, merged
+
+
+async def test_a_first_token_timeout_stops_llamacpp_while_it_reads_the_prompt() -> None:
+    """The limit fires while llama.cpp is still reading a long prompt (no token yet): its abort
+    callback ends the computation, so the thread stops without producing a token, and the model
+    answers the next question as usual."""
+    from llama_index.core.base.llms.types import ChatMessage
+
+    from app.core.errors import LLMTimeout
+    from app.llms.deadlines import TokenDeadlines
+    from app.llms.llamacpp import LlamaCppLLM, bundled_smollm2_path
+
+    produced: list[int] = []
+    llm = LlamaCppLLM(
+        model_path=str(bundled_smollm2_path()),
+        context_window=8192,
+        max_new_tokens=8,
+        on_tokens=produced.append,
+    )
+    await llm.open()
+    try:
+        # About 5,000 tokens of prompt: seconds of work before the first token on any CPU.
+        long_prompt = " ".join(f"word{i}" for i in range(1700))
+
+        async def read_under_a_first_token_limit() -> None:
+            async with TokenDeadlines(first_token_s=0.3, stall_s=30).watch() as clock:
+                async for _ in llm.stream_tokens([ChatMessage(content=long_prompt)]):
+                    clock.tick()
+
+        with pytest.raises(LLMTimeout, match="did not start answering"):
+            await read_under_a_first_token_limit()
+        # The worker runs one job at a time: once this no-op has run, the generation is over.
+        await asyncio.get_running_loop().run_in_executor(llm._worker, lambda: None)
+        assert produced == []  # stopped while reading the prompt, not after its first token
+
+        answer = [t async for t in llm.stream_tokens([ChatMessage(content="Say hello.")])]
+        assert "".join(answer).strip()
+    finally:
+        await llm.aclose()

@@ -26,10 +26,30 @@ class LLMSettings(BaseModel):
     base_url: str = "http://127.0.0.1:8080/v1"
     model: str = "gpt-4o-mini"
     api_key: SecretStr = SecretStr("not-needed")
-    request_timeout_s: float = Field(default=120.0, gt=0)
+    # Upstream time limits. A model that hangs ends the answer with `llm_timeout` within these,
+    # rather than holding the stream, the session and a generation slot for minutes.
+    # openai: establishing the TCP (and TLS) connection to the server.
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    # From asking the model to its first token. Unset: 60 s for a remote server; 300 s for the
+    # embedded model, which reads the whole prompt on the CPU first and answers one question at a
+    # time (a question waiting for its turn counts too).
+    first_token_timeout_s: float | None = Field(default=None, gt=0)
+    # Longest silence between two tokens once the answer has started.
+    stall_timeout_s: float = Field(default=30.0, gt=0)
     # fake (load tests and benchmarks only): a deterministic answer with [n] citations.
     fake_tokens: int = Field(default=64, ge=1)
     fake_delay_ms: float = Field(default=20.0, ge=0.0)
+    # fake: go silent for `fake_stall_s` after this many tokens (0: before the first), to
+    # rehearse an upstream that hangs.
+    fake_stall_after: int | None = Field(default=None, ge=0)
+    fake_stall_s: float = Field(default=3600.0, ge=0.0)
+
+    @property
+    def first_token_limit_s(self) -> float:
+        """The first-token limit in force once the provider's default is resolved."""
+        if self.first_token_timeout_s is not None:
+            return self.first_token_timeout_s
+        return 300.0 if self.provider == "llamacpp" else 60.0
 
 
 class EmbeddingSettings(BaseModel):

@@ -16,6 +16,9 @@ class ChatSettings(BaseModel):
     # ...and of those, only the most recent that fit this many tokens (about 4 characters each).
     history_tokens: int = Field(default=1500, ge=0)
     heartbeat_s: float = Field(default=15.0, gt=0)
+    # An SSE event or heartbeat that the client has not taken within this long means the client
+    # is gone without closing its connection: the stream ends as if it had disconnected.
+    send_timeout_s: float = Field(default=30.0, gt=0)
     # Upper bound on a whole answer, so a stuck model cannot hold a stream forever.
     answer_timeout_s: float = Field(default=600.0, gt=0)
 
@@ -42,6 +45,8 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # json: one object per line, with request_id, run_id, session_id and principal_id.
+    log_format: Literal["text", "json"] = "text"
     # A request that needs the model while the server is still warming up waits this long for
     # it, then gets 503 with Retry-After.
     startup_wait_s: float = Field(default=60.0, ge=0)
