@@ -84,6 +84,9 @@ class AppLifecycle:
             database.engine, settings.database.url, auto_migrate=settings.auto_migrate
         )
         self._closes("window cache", self.container.window_cache())
+        # Building it starts nothing; closing it kills parses still running, so a slow file
+        # never holds up shutdown.
+        self._closes("parse processes", self.container.document_parser())
         self._storage_open = True
 
     async def open_knowledge(self) -> None:
