@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from app.api import chat, documents, health, readiness, runs, sessions
+from app.api.body_limit import BodyLimit
 from app.api.openapi import publish_stream_schemas
 from app.api.problems import install_problem_handlers
 from app.container import Container
@@ -55,6 +56,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     app.state.container = container
+    # Added before CORS, so that a 413 still carries the CORS headers a browser needs to read it.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.limits.max_body_bytes,
+        exempt=[("POST", documents.UPLOAD_PATH)],
+    )
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -84,6 +91,9 @@ async def _warm_up(lifecycle: AppLifecycle) -> None:
         readiness.failed(str(error))
         return
     readiness.ready()
+    # The parse processes' fork server imports the readers (seconds): now, not at the first
+    # upload, whose time limits would otherwise include it.
+    await asyncio.to_thread(container.document_parser().warm)
     if not settings.redis.url:
         logger.info(
             "Conversation cache: in-process LRU, right for one worker. Running several workers? "

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.api.disconnects import unless_client_leaves
 from app.api.document_schemas import (
     ChunkOut,
     CollectionOut,
@@ -23,6 +24,8 @@ from app.services.documents import MAX_CONTEXT_RADIUS, MAX_PAGE_SIZE, DocumentSe
 from app.services.ingest import IncomingFile, IngestOutcome, IngestService
 
 router = APIRouter(tags=["documents"])
+# Uploads have their own body limits (app/api/uploads.py), not the JSON one.
+UPLOAD_PATH = "/api/documents"
 
 # Providers named by id, resolved when create_app wires this module: the router imports the
 # services it calls, not the container (which imports every layer).
@@ -76,29 +79,37 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
 
 
 @router.post(
-    "/api/documents",
+    UPLOAD_PATH,
     status_code=201,
     response_model=IngestResult,
     openapi_extra={"requestBody": _UPLOAD_BODY},
     responses={
         200: {"description": "Nothing changed: every file's content was already there."},
         409: _problem("Another request is ingesting the same file."),
-        413: _problem("A file is over the size limit, or too many files."),
+        413: _problem(
+            "A file is over the size limit, too many files, or a file's text or chunks are "
+            "over their limits (`document_too_large`)."
+        ),
         415: _problem("A file type that cannot be ingested, or not multipart/form-data."),
-        422: _problem("An empty, unreadable or corrupt file, or a bad collection name."),
+        422: _problem(
+            "An empty, unreadable or corrupt file, a bad collection name, or a file whose "
+            "reading passed a CPU-time, wall-time or memory limit (`parse_limit_exceeded`)."
+        ),
     },
 )
 @inject
 async def upload_documents(
-    form: UploadFormDep, response: Response, service: IngestServiceDep
+    request: Request, form: UploadFormDep, response: Response, service: IngestServiceDep
 ) -> IngestResult:
     """Ingest files into a collection: added, updated (same name, new content) or unchanged.
 
     All or nothing: every file is checked and read before any is stored, and the new versions
-    of all of them go live together, so any error leaves the knowledge base as it was.
+    of all of them go live together, so any error leaves the knowledge base as it was. A client
+    that leaves before the answer abandons the upload: its parsing stops, nothing is stored.
     """
     files = [IncomingFile(f.filename, f.size, f.read) for f in form.files]
-    results = await service.ingest(files, form.fields.get("collection", DEFAULT_COLLECTION))
+    collection = form.fields.get("collection", DEFAULT_COLLECTION)
+    results = await unless_client_leaves(request, service.ingest(files, collection))
     if all(result.outcome == IngestOutcome.UNCHANGED for result in results):
         response.status_code = 200
     return IngestResult.model_validate({"documents": [asdict(r) for r in results]})

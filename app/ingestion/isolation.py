@@ -16,6 +16,7 @@ import resource
 import signal
 import threading
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
@@ -74,6 +75,11 @@ class IsolatedParser:
         """How many parse processes are alive now."""
         with self._lock:
             return sum(process.is_alive() for process in self._running)
+
+    def warm(self) -> None:
+        """Start the fork server now rather than at the first upload: it imports the readers,
+        which takes seconds. Blocking: call off the event loop."""
+        forkserver.ensure_running()
 
     def media_type_of(self, name: str) -> str:
         """The media type a file name is read as; an unsupported type is a 415."""
