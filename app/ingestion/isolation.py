@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio
 
-from app.core.errors import CitestreamError, ParseLimitExceeded
+from app.core.errors import CitestreamError, ParseLimitExceeded, ServiceUnavailable
 from app.core.settings import IngestionSettings, LimitsSettings
 from app.ingestion.media_types import media_type_of
 from app.ingestion.parser import DocumentParser, ParsedFile
@@ -69,6 +69,7 @@ class IsolatedParser:
         self._context.set_forkserver_preload(_PRELOAD)
         self._running: set[BaseProcess] = set()
         self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def running(self) -> int:
@@ -120,10 +121,17 @@ class IsolatedParser:
             return outcome
         if isinstance(outcome, _Refusal):
             raise RefusedDocument(outcome)
+        if self._closed:
+            raise ServiceUnavailable(
+                "The server is shutting down; the upload was not stored. Send it again.",
+                code="shutting_down",
+                retry_after_s=2,
+            )
         raise self._failure(name, process.exitcode, outcome, killed)
 
     async def aclose(self) -> None:
         """Kill every parse still running (the app is closing)."""
+        self._closed = True
         with self._lock:
             processes = list(self._running)
         for process in processes:
