@@ -85,15 +85,16 @@ async def _warm_up(lifecycle: AppLifecycle) -> None:
     readiness = container.readiness()
     settings = container.settings()
     try:
-        await lifecycle.open_answering()
+        # The parse processes' fork server imports the readers (seconds): started beside the
+        # model, not at the first upload, whose time limits would otherwise include it.
+        await asyncio.gather(
+            lifecycle.open_answering(), asyncio.to_thread(container.document_parser().warm)
+        )
     except Exception as error:
         logger.error("Citestream could not start: %s", error, exc_info=logger.isEnabledFor(10))
         readiness.failed(str(error))
         return
     readiness.ready()
-    # The parse processes' fork server imports the readers (seconds): now, not at the first
-    # upload, whose time limits would otherwise include it.
-    await asyncio.to_thread(container.document_parser().warm)
     if not settings.redis.url:
         logger.info(
             "Conversation cache: in-process LRU, right for one worker. Running several workers? "

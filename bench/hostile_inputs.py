@@ -1,18 +1,20 @@
 """What hostile inputs cost a running server: time to answer, the answer, and how much the
 server's memory grew. Inputs: a 46 KB PDF whose 200 pages share one 5 MB content stream, a
-19 MB text file (under the 20 MB upload limit), and a 100 MB JSON body. While each is handled,
+19 MB text file (under the 20 MB upload limit) and the first question after it, 19 MB of text
+without a space, and a 100 MB JSON body. While each is handled,
 `/healthz` is probed to show whether other requests are still served.
 
 The server is `citestream serve` in a subprocess with the fake model on a fresh data folder;
 its resident memory (RSS) is sampled every 50 ms with psutil: "server" is the process itself,
 "children" the parse processes it starts.
 
-Usage: `uv run python -m bench.hostile_inputs [--only pdf,text,json] [--timeout 900]`.
+Usage: `uv run python -m bench.hostile_inputs [--only pdf,text,dump,json] [--timeout 900]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import random
 import subprocess
 import sys
@@ -174,6 +176,15 @@ def main(only: set[str], timeout_s: float) -> None:
             if "text" in only:
                 text = text_file(19 * MB)
                 case("19 MB text file", url, sampler, upload(url, "big.txt", text), timeout_s)
+                # The collection's BM25 index is built at its first search: 45,000 chunks.
+                question = httpx.Request(
+                    "POST", f"{url}/api/chat", json={"query": "Lorem ipsum?", "collection": "x"}
+                )
+                case("first question after it (BM25 build)", url, sampler, question, timeout_s)
+            if "dump" in only:
+                # No whitespace at all, as a base64 or minified dump: what took 2.7 GB on main.
+                dump = base64.b64encode(random.Random(2).randbytes(19 * MB * 3 // 4))
+                case("19 MB without spaces", url, sampler, upload(url, "dump.txt", dump), timeout_s)
             if "json" in only:
                 body = b'{"query": "' + b"a" * (100 * MB) + b'"}'
                 chat = httpx.Request(
@@ -195,7 +206,7 @@ def main(only: set[str], timeout_s: float) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="pdf,text,json", help="Cases: pdf,text,json.")
+    parser.add_argument("--only", default="pdf,text,dump,json", help="Cases: pdf,text,dump,json.")
     parser.add_argument("--timeout", type=float, default=900.0, help="Client timeout, seconds.")
     arguments = parser.parse_args()
     main(set(arguments.only.split(",")), arguments.timeout)
