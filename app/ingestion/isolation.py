@@ -16,7 +16,6 @@ import resource
 import signal
 import threading
 from dataclasses import dataclass
-from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
@@ -80,7 +79,10 @@ class IsolatedParser:
     def warm(self) -> None:
         """Start the fork server now rather than at the first upload: it imports the readers,
         which takes seconds. Blocking: call off the event loop."""
-        forkserver.ensure_running()
+        # Starting the fork server does not wait for its imports; a first child does.
+        process = self._context.Process(target=_ready, name="citestream-parse warm-up")
+        process.start()
+        process.join()
 
     def media_type_of(self, name: str) -> str:
         """The media type a file name is read as; an unsupported type is a 415."""
@@ -167,6 +169,10 @@ class IsolatedParser:
             )
         logger.error("The parse process for %s ended with exit code %s", name, exitcode)
         return CitestreamError(f"{name}: the file could not be read; it was not stored.")
+
+
+def _ready() -> None:
+    """A child that does nothing: started to wait until the fork server is ready."""
 
 
 def _exchange(connection: Connection, data: bytes) -> ParsedFile | _Refusal | str | None:
