@@ -91,6 +91,7 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
             "over their limits (`document_too_large`)."
         ),
         415: _problem("A file type that cannot be ingested, or not multipart/form-data."),
+        503: _problem("The server began shutting down while a file was being read."),
         422: _problem(
             "An empty, unreadable or corrupt file, a bad collection name, or a file whose "
             "reading passed a CPU-time, wall-time or memory limit (`parse_limit_exceeded`)."

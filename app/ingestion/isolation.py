@@ -31,8 +31,9 @@ from app.ingestion.readers import UnreadableDocument
 
 logger = logging.getLogger(__name__)
 
-# The fork server imports these once; every parse process starts with them loaded.
-_PRELOAD = ["app.ingestion.isolation"]
+# The fork server imports these once (the second reads a file, loading the tokenizer and the
+# sentence model); every parse process starts with them loaded.
+_PRELOAD = ["app.ingestion.isolation", "app.ingestion.preload"]
 _KILL_WAIT_S = 5.0
 
 
