@@ -10,6 +10,7 @@ only waits on a pipe in a worker thread: the event loop keeps serving.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import resource
@@ -98,20 +99,21 @@ class IsolatedParser:
             name=f"citestream-parse {name}",
             daemon=True,
         )
-        try:
-            await anyio.to_thread.run_sync(self._start, process)
-        finally:
-            child.close()
-        killed = False
         outcome: ParsedFile | _Refusal | str | None = None
+        exchanging = False
         try:
+            try:
+                await anyio.to_thread.run_sync(self._start, process)
+            finally:
+                child.close()  # the child has its own copy; EOF reaches us when it dies
             with anyio.move_on_after(self._limits.parse_wall_s) as deadline:
-                # Abandoned on timeout or cancellation: killing the child ends the exchange.
+                exchanging = True
+                # Abandoned on timeout or cancellation: killing the child ends the exchange,
+                # and the thread closes the pipe.
                 outcome = await anyio.to_thread.run_sync(
                     _exchange, parent, data, abandon_on_cancel=True
                 )
             if deadline.cancelled_caught:
-                killed = True
                 raise ParseLimitExceeded(
                     name,
                     f"reading it took longer than {self._limits.parse_wall_s:g} s",
@@ -120,6 +122,8 @@ class IsolatedParser:
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._stop, process)
+            if not exchanging:
+                parent.close()
         if isinstance(outcome, ParsedFile):
             return outcome
         if isinstance(outcome, _Refusal):
@@ -130,7 +134,7 @@ class IsolatedParser:
                 code="shutting_down",
                 retry_after_s=2,
             )
-        raise self._failure(name, process.exitcode, outcome, killed)
+        raise self._failure(name, process.exitcode, outcome)
 
     async def aclose(self) -> None:
         """Kill every parse still running (the app is closing)."""
@@ -146,17 +150,18 @@ class IsolatedParser:
             self._running.add(process)
 
     def _stop(self, process: BaseProcess) -> None:
+        if process.pid is None:
+            return  # it never started
         if process.is_alive():
             process.kill()
         process.join(_KILL_WAIT_S)
         with self._lock:
             self._running.discard(process)
 
-    def _failure(
-        self, name: str, exitcode: int | None, outcome: str | None, killed: bool
-    ) -> CitestreamError:
+    def _failure(self, name: str, exitcode: int | None, outcome: str | None) -> CitestreamError:
         limits = self._limits
-        if outcome == "memory" or (exitcode == -signal.SIGKILL and not killed):
+        # A SIGKILL we did not send is the kernel's: its OOM killer.
+        if outcome == "memory" or exitcode == -signal.SIGKILL:
             return ParseLimitExceeded(
                 name,
                 f"reading it needed more than {limits.parse_memory_bytes // 2**20} MB of memory",
@@ -179,7 +184,10 @@ def _ready() -> None:
 def _exchange(connection: Connection, data: bytes) -> ParsedFile | _Refusal | str | None:
     """Send the file, receive what the child made of it; None if the child died."""
     try:
-        connection.send_bytes(data)
+        with contextlib.suppress(OSError):
+            # A child that stopped reading (its memory ran out while it received the file)
+            # has still sent why before it closed its end.
+            connection.send_bytes(data)
         outcome: ParsedFile | _Refusal | str = connection.recv()
         return outcome
     except (EOFError, OSError):

@@ -89,7 +89,7 @@ async def test_a_pdf_that_would_take_minutes_to_read_is_refused_at_its_limit(
 async def test_a_parse_over_its_memory_limit_is_refused_naming_it(
     make_settings: MakeSettings,
 ) -> None:
-    # The parse process starts at about 260 MB of address space; 40 MB of text is held in
+    # The parse process starts at about 280 MB of address space; 40 MB of text is held in
     # memory several times over (bytes, decoded, cleaned) while it is read.
     limits = {"parse_memory_bytes": 300 * 1024 * 1024}
     ingestion = {

@@ -27,5 +27,5 @@ class LimitsSettings(BaseModel):
     # file can still hold hours of work (a PDF whose pages all share one huge content stream).
     parse_cpu_s: float = Field(default=30.0, gt=0)
     parse_wall_s: float = Field(default=50.0, gt=0)
-    # Address space of the parse process (RLIMIT_AS, Linux); it starts at about 300 MB.
+    # Address space of the parse process (RLIMIT_AS, Linux); it starts at about 280 MB.
     parse_memory_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=256 * 1024 * 1024)
