@@ -76,6 +76,8 @@ async def test_a_pdf_that_would_take_minutes_to_read_is_refused_at_its_limit(
         response, served = await refused_while_serving(server, client, [("shared.pdf", SLOW_PDF)])
         after = await stored_state(client)
         running = parser_of(server).running
+        # On main, the upload after such a PDF got a 500.
+        following = await upload(client, [("next.md", b"# Next\n\nA plain file.\n")], "hostile")
 
     assert_problem(response, 422, "parse_limit_exceeded", "shared.pdf", setting)
     assert response.json()["errors"][0]["limit"] == setting
@@ -84,6 +86,7 @@ async def test_a_pdf_that_would_take_minutes_to_read_is_refused_at_its_limit(
     assert set(served) <= {200}
     assert after == BEFORE
     assert running == 0
+    assert following.status_code == 201, following.text
 
 
 async def test_a_parse_over_its_memory_limit_is_refused_naming_it(
