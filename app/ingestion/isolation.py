@@ -205,7 +205,9 @@ def _parse_in_child(
     # SIGKILL. No core file for either.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits.parse_memory_bytes,) * 2)
+    with contextlib.suppress(ValueError, OSError):
+        # Linux enforces it; macOS refuses to set it (the wall-time limit still applies).
+        resource.setrlimit(resource.RLIMIT_AS, (limits.parse_memory_bytes,) * 2)
     outcome: ParsedFile | _Refusal | str
     try:
         outcome = DocumentParser(ingestion).parse(name, connection.recv_bytes())
