@@ -18,7 +18,7 @@ from app.core.changes import CollectionChanges
 from app.core.clock import Clock, SystemClock
 from app.core.database import Database
 from app.core.metrics import Metrics
-from app.core.settings import IngestionSettings, RetrievalSettings, Settings
+from app.core.settings import IngestionSettings, LimitsSettings, RetrievalSettings, Settings
 from app.identity.keys import KeyStore
 from app.knowledge.chunks import ChunkLookup
 from app.knowledge.collections import CollectionCatalog
@@ -48,7 +48,7 @@ from app.workflows import build_answer_pipeline
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
 
-    from app.ingestion.parser import DocumentParser
+    from app.ingestion.isolation import IsolatedParser
     from app.retrieval.dense import VectorIndex
     from app.retrieval.lexical import LexicalIndex
     from app.retrieval.search import KnowledgeSearch, RetrievalMode
@@ -73,11 +73,12 @@ def build_vector_index(settings: Settings) -> VectorIndex | None:
     )
 
 
-def build_document_parser(settings: IngestionSettings) -> DocumentParser:
-    """Reading and chunking files (Markdown, HTML, PDF readers; LlamaIndex's splitter)."""
-    from app.ingestion.parser import DocumentParser
+def build_document_parser(settings: IngestionSettings, limits: LimitsSettings) -> IsolatedParser:
+    """Reading and chunking files (Markdown, HTML, PDF readers; LlamaIndex's splitter), each in
+    a process of its own under the limits."""
+    from app.ingestion.isolation import IsolatedParser
 
-    return DocumentParser(settings)
+    return IsolatedParser(settings, limits)
 
 
 def build_lexical_index(
@@ -240,7 +241,9 @@ class Container(containers.DeclarativeContainer):
     session_service = providers.Singleton(
         SessionService, repository=session_repository, cache=window_cache
     )
-    document_parser = providers.Singleton(build_document_parser, settings.provided.ingestion)
+    document_parser = providers.Singleton(
+        build_document_parser, settings.provided.ingestion, settings.provided.limits
+    )
     ingest_service = providers.Singleton(
         IngestService,
         documents=document_lookup,

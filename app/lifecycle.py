@@ -92,6 +92,9 @@ class AppLifecycle:
         except Exception as error:
             raise database_unusable(error, settings.database.url) from error
         self._closes("window cache", self.container.window_cache())
+        # Building it starts nothing; closing it kills parses still running, so a slow file
+        # never holds up shutdown.
+        self._closes("parse processes", self.container.document_parser())
         # Before the runs (closed after them): a run ending gives its slot back.
         admission = self.container.admission()
         self._closes("admission control", admission)

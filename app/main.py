@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 
 from app.api import admission, auth, chat, documents, health, identity, readiness, runs, sessions
 from app.api.admission import ADMIT_REQUEST
+from app.api.body_limit import BodyLimit
 from app.api.guarded_paths import GuardedPaths
 from app.api.openapi import publish_contract
 from app.api.problems import install_problem_handlers
@@ -64,6 +65,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
     # Added before CORS, so CORS wraps it: a browser can read its 401 too.
     app.add_middleware(GuardedPaths, settings=settings.auth, auth=container.auth_service)
+    # Added before CORS, so that a 413 still carries the CORS headers a browser needs to read it.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.limits.max_body_bytes,
+        exempt=[("POST", documents.UPLOAD_PATH)],
+    )
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -101,7 +108,11 @@ async def _warm_up(lifecycle: AppLifecycle) -> None:
     readiness = container.readiness()
     settings = container.settings()
     try:
-        await lifecycle.open_answering()
+        # The parse processes' fork server imports the readers (seconds): started beside the
+        # model, not at the first upload, whose time limits would otherwise include it.
+        await asyncio.gather(
+            lifecycle.open_answering(), asyncio.to_thread(container.document_parser().warm)
+        )
     except Exception as error:
         logger.error("Citestream could not start: %s", error, exc_info=logger.isEnabledFor(10))
         readiness.failed(str(error))

@@ -15,7 +15,7 @@ from httpx_sse import aconnect_sse
 
 from app.core.settings import LLMSettings, Settings
 from tests.support.corpus import write_corpus
-from tests.support.pdfs import pdf_bytes
+from tests.support.pdfs import pdf_bytes, shared_stream_pdf
 from tests.support.server import serve
 from tests.support.sse import decode
 
@@ -24,8 +24,8 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "corpus"
 PAGE_TWO_QUESTION = "What daily food allowance do I get on a work trip to Germany or Spain?"
 
 
-def _citestream(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CITESTREAM_DATA_DIR": str(data_dir)}
+def _citestream(*args: str, data_dir: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CITESTREAM_DATA_DIR": str(data_dir), **settings}
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         capture_output=True,
@@ -66,6 +66,20 @@ def test_ingest_reports_each_failure_with_its_reason_and_exits_1(tmp_path: Path)
     assert failures[str(docs / "broken.pdf")] == "the PDF is damaged and cannot be read"
     assert failures[str(tmp_path / "missing.md")] == "no such file or folder"
     assert failures[str(docs / "notes.docx")].startswith("unsupported type .docx")
+
+
+def test_ingest_reads_files_under_the_same_limits_as_the_server(tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path / "docs")
+    (docs / "shared.pdf").write_bytes(shared_stream_pdf(pages=5))  # minutes of pypdf work
+    result = _citestream(
+        "ingest", str(docs), data_dir=tmp_path / "data", CITESTREAM_LIMITS__PARSE_CPU_S="1"
+    )
+    assert result.returncode == 1
+    assert "added 3, updated 0, unchanged 0, failed 1" in result.stdout
+    assert f"failed    {docs / 'shared.pdf'}: reading it took more than 1 s of CPU time" in (
+        result.stderr
+    )
+    assert "(CITESTREAM_LIMITS__PARSE_CPU_S)" in result.stderr
 
 
 def test_a_changed_file_is_updated_and_globs_name_collections(tmp_path: Path) -> None:

@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil  # type: ignore[import-untyped]
 from httpx_sse import aconnect_sse
 
 from tests.conftest import MakeSettings
+from tests.support.pdfs import shared_stream_pdf
 from tests.support.processes import worker_processes
 from tests.support.sse import Received, decode
 
@@ -76,3 +78,41 @@ async def test_sigterm_drains_then_stops_every_answer_with_a_final_event(
     assert len(statuses) == 2 * STREAMS
     assert set(statuses) <= {"complete", "interrupted"}
     assert statuses.count("interrupted") == STREAMS
+
+
+async def test_sigterm_is_not_held_up_by_a_file_being_read(
+    make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    env = {
+        "CITESTREAM_DATA_DIR": str(settings.data_dir),
+        "CITESTREAM_DATABASE__URL": settings.database.url,
+        "CITESTREAM_LLM__PROVIDER": "fake",
+        "CITESTREAM_SERVER__DRAIN_S": str(DRAIN_S),
+        "CITESTREAM_SERVER__LOG_LEVEL": "warning",
+        # The PDF below takes minutes to read: only stopping its parse lets the server exit.
+        "CITESTREAM_LIMITS__PARSE_CPU_S": "3600",
+        "CITESTREAM_LIMITS__PARSE_WALL_S": "3600",
+    }
+    with worker_processes(1, env, tmp_path) as [server]:
+        process = psutil.Process(server.process.pid)
+        async with httpx.AsyncClient(timeout=60) as client:
+            files = [("files", ("shared.pdf", shared_stream_pdf(pages=50)))]
+            uploading = asyncio.create_task(client.post(f"{server.url}/api/documents", files=files))
+            # The fork server, then the parse process it starts for this upload.
+            async with asyncio.timeout(60):
+                while len(process.children(recursive=True)) < 2:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            parses = process.children(recursive=True)
+            server.process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(server.process.wait, 60)
+            outcome = await asyncio.gather(uploading, return_exceptions=True)
+        _, alive = psutil.wait_procs(parses, timeout=10)
+
+    assert code == 0
+    assert not alive  # no parse outlives the server
+    assert not isinstance(outcome[0], httpx.Response) or outcome[0].status_code != 201
+    database = settings.database.url.removeprefix("sqlite+aiosqlite:///")
+    with sqlite3.connect(database) as db:
+        names = [row[0] for row in db.execute("SELECT name FROM documents")]
+    assert "shared.pdf" not in names

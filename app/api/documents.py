@@ -9,6 +9,7 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.api.admission import ADMIT_WORK
+from app.api.disconnects import unless_client_leaves
 from app.api.document_schemas import (
     ChunkOut,
     CollectionOut,
@@ -26,6 +27,8 @@ from app.services.documents import MAX_CONTEXT_RADIUS, MAX_PAGE_SIZE, DocumentSe
 from app.services.ingest import IncomingFile, IngestOutcome, IngestService
 
 router = APIRouter(tags=["documents"])
+# Uploads have their own body limits (app/api/uploads.py), not the JSON one.
+UPLOAD_PATH = "/api/documents"
 
 # Providers named by id, resolved when create_app wires this module: the router imports the
 # services it calls, not the container (which imports every layer).
@@ -90,7 +93,7 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
 
 
 @router.post(
-    "/api/documents",
+    UPLOAD_PATH,
     status_code=201,
     response_model=IngestResult,
     dependencies=ADMIT_WORK,
@@ -103,28 +106,36 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
         **problem_responses(
             described={
                 409: "Another request is ingesting the same file.",
-                413: "A file is over the size limit, or too many files.",
+                413: "A file is over the size limit, too many files, or a file's text or chunks "
+                "are over their limits (`document_too_large`).",
                 415: "A file type that cannot be ingested, or not multipart/form-data.",
-                422: "An empty, unreadable or corrupt file, two files of one name, or a bad "
-                "collection name.",
+                422: "An empty, unreadable or corrupt file, two files of one name, a bad "
+                "collection name, or a file whose reading passed a CPU-time, wall-time or "
+                "memory limit (`parse_limit_exceeded`).",
                 429: "The key sent too many requests that start work (rate_limited).",
+                503: "The server began shutting down while a file was being read, or embeddings "
+                "or the vector store are unavailable.",
             }
         ),
-        503: {"description": "Embeddings or the vector store are unavailable."},
     },
 )
 @inject
 async def upload_documents(
-    form: UploadFormDep, response: Response, service: IngestServiceDep, principal: PrincipalDep
+    request: Request,
+    form: UploadFormDep,
+    response: Response,
+    service: IngestServiceDep,
+    principal: PrincipalDep,
 ) -> IngestResult:
     """Ingest files into a collection: added, updated (same name, new content) or unchanged.
 
     All or nothing: every file is checked and read before any is stored, and the new versions
-    of all of them go live together, so any error leaves the knowledge base as it was.
+    of all of them go live together, so any error leaves the knowledge base as it was. A client
+    that leaves before the answer abandons the upload: its parsing stops, nothing is stored.
     """
     files = [IncomingFile(f.filename, f.size, f.read) for f in form.files]
     collection = form.fields.get("collection", DEFAULT_COLLECTION)
-    results = await service.ingest(files, collection, principal)
+    results = await unless_client_leaves(request, service.ingest(files, collection, principal))
     if all(result.outcome == IngestOutcome.UNCHANGED for result in results):
         response.status_code = 200
     return IngestResult.model_validate({"documents": [asdict(r) for r in results]})

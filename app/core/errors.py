@@ -168,3 +168,27 @@ class WorkerLost(CitestreamError):
             503,
             "Worker lost",
         )
+
+
+class DocumentTooLarge(CitestreamError):
+    """A file's text, or its chunks, is over a configured limit (413): nothing of it is stored.
+    `limit` names the setting."""
+
+    def __init__(self, name: str, what: str, limit: str) -> None:
+        message = f"{name}: {what}, over the limit ({limit}); it was not stored."
+        errors = [{"field": "files", "message": message, "limit": limit}]
+        super().__init__(message, "document_too_large", 413, "Document too large", errors)
+        self.reason = f"{what} ({limit})"
+
+
+class ParseLimitExceeded(CitestreamError):
+    """Reading a file took more CPU time, wall time or memory than its parse process may use
+    (422): the process was stopped and nothing of the file is stored."""
+
+    def __init__(self, name: str, what: str, limit: str) -> None:
+        message = f"{name}: {what}, the limit ({limit}); it was not stored."
+        errors = [{"field": "files", "message": message, "limit": limit}]
+        super().__init__(
+            message, "parse_limit_exceeded", 422, "Document too costly to read", errors
+        )
+        self.reason = f"{what} ({limit})"

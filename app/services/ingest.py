@@ -184,8 +184,10 @@ class IngestService:
                 f"{name}: the file is {file.size} bytes; the limit is "
                 f"{self._settings.max_file_bytes} (CITESTREAM_INGESTION__MAX_FILE_BYTES)."
             )
-        # Reading, hashing, parsing and chunking block and use the CPU: off the loop.
-        return await asyncio.to_thread(lambda: self._parser.parse(name, file.read()))
+        # Reading a spooled upload or a local file blocks: off the loop. Parsing runs in a
+        # process of its own, killed if this request is cancelled (its client left).
+        data = await asyncio.to_thread(file.read)
+        return await self._parser.parse(name, data)
 
     async def _stage(
         self, file: ParsedFile, collection: str, owner: str, staged: list[_Staged]

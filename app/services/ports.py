@@ -1,6 +1,6 @@
 """What the document services need from ingestion and retrieval, as Protocols.
 
-The container passes in ingestion's DocumentParser and retrieval's VectorIndex. The services
+The container passes in ingestion's IsolatedParser and retrieval's VectorIndex. The services
 name them only through these ports, so importing a service loads neither the readers (pypdf,
 BeautifulSoup, LlamaIndex) nor Qdrant.
 """
@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 
 
 class FileParser(Protocol):
-    """Reads a file into chunks. `parse` is blocking and CPU-bound: call it off the loop."""
+    """Reads a file into chunks, within the limits of the work one file may cause."""
 
     def media_type_of(self, name: str) -> str: ...
 
-    def parse(self, name: str, data: bytes) -> ParsedFile: ...
+    async def parse(self, name: str, data: bytes) -> ParsedFile: ...
 
 
 class VectorStore(Protocol):

@@ -124,3 +124,43 @@ def test_index_text_without_a_heading_has_title_then_text() -> None:
 def test_overlap_as_large_as_the_chunk_is_rejected() -> None:
     with pytest.raises(ValidationError, match="chunk_overlap must be smaller than chunk_size"):
         IngestionSettings(chunk_size=64, chunk_overlap=64)
+
+
+def test_text_without_spaces_is_cut_at_the_chunk_size_in_characters() -> None:
+    # The splitter alone would split it per character, tokenizing each (6 s per MB).
+    run = "".join(f"{n:04x}" for n in range(10_000))  # 40,000 characters, no space
+    document = ParsedDocument("Dump", PDF, [Section(f"Before the dump. {run} After it.", page=1)])
+
+    chunks = _split(document)
+
+    assert (
+        "".join(chunk.text for chunk in chunks if chunk.text not in ("Before the dump.",))[
+            : len(run)
+        ]
+        == run
+    )
+    assert all(len(chunk.text) <= SMALL.chunk_size for chunk in chunks if run[:8] in chunk.text)
+    assert chunks[0].text == "Before the dump."
+    assert chunks[-1].text == "After it."
+
+
+def test_a_section_far_longer_than_a_block_keeps_every_sentence() -> None:
+    # Handed to the splitter in blocks: NLTK's sentence tokenizer stops with an error after
+    # 5 s on one long string, which a 19 MB section of a busy server reached.
+    sentences = _sentences("Harbour", 4000)  # about 260,000 characters, one paragraph
+    document = ParsedDocument("Log", PDF, [Section(" ".join(sentences), page=1)])
+
+    text = " ".join(chunk.text for chunk in _split(document))
+
+    assert all(sentence in text for sentence in sentences)
+
+
+def test_splitting_stops_soon_after_passing_the_limit() -> None:
+    document = ParsedDocument("Log", PDF, [Section(" ".join(_sentences("Quay", 4000)), page=1)])
+
+    whole = Chunker(SMALL).split(document)
+    limited = Chunker(SMALL).split(document, limit=5)
+
+    # Checked after each block of about 20,000 characters, not after each chunk.
+    assert 5 < len(limited) < len(whole) / 5
+    assert limited == whole[: len(limited)]

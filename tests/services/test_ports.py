@@ -9,15 +9,15 @@ from pathlib import Path
 
 from llama_index.core.embeddings import MockEmbedding
 
-from app.core.settings import IngestionSettings, QdrantSettings
-from app.ingestion.parser import DocumentParser
+from app.core.settings import IngestionSettings, LimitsSettings, QdrantSettings
+from app.ingestion.isolation import IsolatedParser
 from app.retrieval.dense import VectorIndex
 from app.retrieval.embeddings import EmbeddingModel
 from app.services.ports import FileParser, VectorStore
 
 
 def test_the_parser_and_the_vector_index_fit_the_services_ports(tmp_path: Path) -> None:
-    parser: FileParser = DocumentParser(IngestionSettings())
+    parser: FileParser = IsolatedParser(IngestionSettings(), LimitsSettings())
     vectors: VectorStore = VectorIndex(
         QdrantSettings(),
         EmbeddingModel(MockEmbedding(embed_dim=8)),

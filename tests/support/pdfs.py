@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zlib
 from collections.abc import Sequence
 
 from fpdf import FPDF
@@ -36,3 +38,38 @@ def drawing_only_pdf() -> bytes:
     pdf.add_page()
     pdf.rect(20, 20, 100, 50, style="D")
     return bytes(pdf.output())
+
+
+def shared_stream_pdf(pages: int = 200, stream_bytes: int = 5_000_000) -> bytes:
+    """A small PDF (about 46 KB with the defaults) whose pages all draw one content stream of
+    `stream_bytes` text operators, compressed: each page costs pypdf seconds and yields a
+    megabyte of text, so reading it whole takes half an hour of CPU."""
+    operator = b"BT /F1 12 Tf 72 700 Td (Citestream) Tj ET\n"
+    packed = zlib.compress(operator * (stream_bytes // len(operator)), 9)
+    kids = " ".join(f"{5 + page} 0 R" for page in range(pages))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        f"<< /Length {len(packed)} /Filter /FlateDecode >>\nstream\n".encode()
+        + packed
+        + b"\nendstream",
+    ]
+    page = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>"
+    )
+    objects += [page] * pages
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    out.write(b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets))
+    out.write(
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    return out.getvalue()

@@ -21,6 +21,10 @@ class IngestionSettings(BaseModel):
     # All the files of one upload together: an upload is read and parsed whole before any of
     # it is stored, so this bounds the memory one request can take.
     max_request_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    # What one file may become once read: a compressed PDF can hold far more text than its
+    # size suggests, and every chunk is a row, a BM25 entry and (with dense retrieval) a vector.
+    max_document_chars: int = Field(default=20_000_000, ge=1)
+    max_chunks_per_document: int = Field(default=100_000, ge=1)
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IngestionSettings:

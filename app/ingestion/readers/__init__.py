@@ -20,6 +20,7 @@ from app.ingestion.readers.html import read_html
 from app.ingestion.readers.markdown import read_markdown
 from app.ingestion.readers.parsed import (
     HEADING_SEPARATOR,
+    MAX_CHARS_SETTING,
     ParsedDocument,
     Section,
     UnreadableDocument,
@@ -31,6 +32,7 @@ __all__ = [
     "HEADING_SEPARATOR",
     "HTML",
     "MARKDOWN",
+    "MAX_CHARS_SETTING",
     "MEDIA_TYPES",
     "PDF",
     "PLAIN_TEXT",
@@ -43,13 +45,14 @@ __all__ = [
 ]
 
 
-def parse(name: str, data: bytes) -> ParsedDocument:
-    """Read `data` as the type its file name says. Blocking and CPU-bound: call off the loop."""
+def parse(name: str, data: bytes, max_chars: int | None = None) -> ParsedDocument:
+    """Read `data` as the type its file name says; a PDF whose text passes `max_chars` is
+    refused as soon as it does. Blocking and CPU-bound: call off the loop."""
     media_type = media_type_of(name)
     if not data.strip():
         raise UnreadableDocument(name, "the file is empty")
     if media_type == PDF:
-        parsed = read_pdf(name, data)
+        parsed = read_pdf(name, data, max_chars)
     else:
         text = decode(name, data)
         if media_type == HTML:

@@ -12,6 +12,7 @@ __all__ = [
     "HEADING_SEPARATOR",
     "HTML",
     "MARKDOWN",
+    "MAX_CHARS_SETTING",
     "PDF",
     "PLAIN_TEXT",
     "ParsedDocument",
@@ -20,6 +21,8 @@ __all__ = [
 ]
 
 HEADING_SEPARATOR = " > "
+# The setting that bounds a document's text, named in the refusal.
+MAX_CHARS_SETTING = "CITESTREAM_INGESTION__MAX_DOCUMENT_CHARS"
 
 
 @dataclass(frozen=True)

@@ -7,24 +7,41 @@ import logging
 
 from pypdf import PdfReader
 
-from app.ingestion.readers.parsed import PDF, ParsedDocument, Section, UnreadableDocument
+from app.core.errors import DocumentTooLarge
+from app.ingestion.readers.parsed import (
+    MAX_CHARS_SETTING,
+    PDF,
+    ParsedDocument,
+    Section,
+    UnreadableDocument,
+)
 from app.ingestion.readers.text import printable, stem_title
 
 logger = logging.getLogger(__name__)
 
 
-def read_pdf(name: str, data: bytes) -> ParsedDocument:
+def read_pdf(name: str, data: bytes, max_chars: int | None = None) -> ParsedDocument:
     """Pages numbered from 1 (blank ones skipped); the title is the metadata's, else the first
-    line. A damaged, encrypted or text-less PDF is unreadable."""
+    line. A damaged, encrypted or text-less PDF is unreadable; one whose text passes
+    `max_chars` is refused at the page that passes it."""
     if not data.lstrip().startswith(b"%PDF-"):
         raise UnreadableDocument(name, "the file is not a PDF (no %PDF- header)")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableDocument(name, "the PDF is encrypted with a password")
-        pages = [printable(page.extract_text() or "") for page in reader.pages]
+        pages: list[str] = []
+        chars = 0
+        for page in reader.pages:
+            pages.append(printable(page.extract_text() or ""))
+            chars += len(pages[-1])
+            if max_chars is not None and chars > max_chars:
+                # A few kilobytes of compressed PDF can draw gigabytes of text.
+                raise DocumentTooLarge(
+                    name, f"its text passes {max_chars} characters", MAX_CHARS_SETTING
+                )
         metadata_title = (reader.metadata.title if reader.metadata else None) or ""
-    except UnreadableDocument:
+    except (UnreadableDocument, DocumentTooLarge):
         raise
     except Exception as error:
         # pypdf raises many types for damaged files; each means the same thing to the user.
