@@ -8,7 +8,17 @@ from pydantic import BaseModel, ConfigDict, Field
 class StreamTokenRequest(BaseModel):
     """The run or the session the token is for (exactly one)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # "Exactly one" in the published schema too, so clients (and schemathesis) see the rule
+    # the server enforces: one of the two is a string, the other absent or null.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("run_id", "session_id")
+            ]
+        },
+    )
 
     run_id: uuid.UUID | None = Field(default=None, description="For GET /api/runs/{run_id}/events.")
     session_id: uuid.UUID | None = Field(

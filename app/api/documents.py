@@ -102,6 +102,7 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
         },
         **problem_responses(
             described={
+                404: "The collection belongs to another key (names are global: choose another).",
                 409: "Another request is ingesting the same file.",
                 413: "A file is over the size limit, or too many files.",
                 415: "A file type that cannot be ingested, or not multipart/form-data.",
