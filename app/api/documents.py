@@ -105,6 +105,7 @@ UploadFormDep = Annotated[UploadForm, Depends(_upload_form)]
         },
         **problem_responses(
             described={
+                404: "The collection belongs to another key (names are global: choose another).",
                 409: "Another request is ingesting the same file.",
                 413: "A file is over the size limit, too many files, or a file's text or chunks "
                 "are over their limits (`document_too_large`).",
