@@ -66,9 +66,10 @@ class RunEventStream(EventSourceResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
-        except SendTimeoutError:
+        except* SendTimeoutError:
             # The stream's clean-up has run (the listener is gone, as after a disconnect); the
-            # response cannot be finished, so the server closes the connection.
+            # response cannot be finished, so the server closes the connection. `except*`: the
+            # heartbeat and the stream may both time out at once, as a group of two.
             abandon_response()
             logger.info(
                 "%s %s: the client stopped reading for %gs; its stream was ended",

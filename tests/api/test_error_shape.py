@@ -93,10 +93,12 @@ async def test_the_largest_offset_is_answered_on_both_databases(
     [
         b'{"query": "hi"',  # cut short
         b"\xff\xfe not UTF-8",
-        b"[" * 1_000_000 + b"]" * 1_000_000,  # deeper than any JSON parser recurses
+        # Deeper than any JSON parser recurses, and under the body limit (10^6 deep is over it:
+        # see test_a_body_nested_a_million_deep_is_refused_unread).
+        b"[" * 400_000 + b"]" * 400_000,
         b'{"query": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001,
     ],
-    ids=["truncated", "not-utf8", "nested-10^6", "nested-object-10^5"],
+    ids=["truncated", "not-utf8", "nested-4x10^5", "nested-object-10^5"],
 )
 async def test_a_body_that_is_not_json_is_422_as_documented(
     make_settings: MakeSettings, body: bytes
@@ -108,6 +110,20 @@ async def test_a_body_that_is_not_json_is_422_as_documented(
         still_fine = await client.get("/healthz")
     problem = _assert_problem(response, 422, "invalid_input")
     assert problem["detail"] == "The request body is not valid JSON."
+    assert still_fine.status_code == 200
+
+
+async def test_a_body_nested_a_million_deep_is_refused_unread(make_settings: MakeSettings) -> None:
+    # 2 MB of brackets: the body limit answers before any parser sees it, and the same problem
+    # shape says why.
+    body = b"[" * 1_000_000 + b"]" * 1_000_000
+    async with serve(make_settings()) as server, server.client() as client:
+        response = await client.post(
+            "/api/chat", content=body, headers={"Content-Type": "application/json"}
+        )
+        still_fine = await client.get("/healthz")
+    problem = _assert_problem(response, 413, "payload_too_large")
+    assert "CITESTREAM_LIMITS__MAX_BODY_BYTES" in problem["detail"]
     assert still_fine.status_code == 200
 
 
