@@ -5,6 +5,7 @@ from typing import Annotated
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Request, Response
 
+from app.api.admission import ADMIT_REQUEST
 from app.api.auth_schemas import StreamToken, StreamTokenRequest
 from app.api.identity import AuthServiceDep, PrincipalDep
 from app.api.openapi import problem_responses
@@ -18,8 +19,11 @@ _UNAUTHENTICATED = problem_responses(
 )
 
 
+# Minting tokens and cookies counts toward the key's requests per minute (signing out does not:
+# it needs no proof, so a stale cookie can always be cleared).
 @router.post(
     "/api/stream-tokens",
+    dependencies=ADMIT_REQUEST,
     response_model=StreamToken,
     responses={**_UNAUTHENTICATED, **problem_responses(described={404: "No such run or session."})},
 )
@@ -34,7 +38,11 @@ async def issue_stream_token(
 
 
 @router.post(
-    "/api/auth/session", status_code=204, response_class=Response, responses=_UNAUTHENTICATED
+    "/api/auth/session",
+    dependencies=ADMIT_REQUEST,
+    status_code=204,
+    response_class=Response,
+    responses=_UNAUTHENTICATED,
 )
 @inject
 async def open_session(request: Request, principal: PrincipalDep, auth: AuthServiceDep) -> Response:

@@ -129,19 +129,26 @@ async def stream_chat_for_event_source(
     stops it at once.
     """
     if last_event_id is not None:
-        return await _resume(runs, last_event_id, settings, principal)
+        return await _resume(runs, last_event_id, settings, principal, session_id)
     record = await runs.start(query, session_id, collection, principal=principal)
     batches = await runs.follow(record.run_id, principal=principal)
     return _event_stream(batches, record, settings, for_event_source=True)
 
 
 async def _resume(
-    runs: RunService, last_event_id: str, settings: Settings, principal: Principal
+    runs: RunService,
+    last_event_id: str,
+    settings: Settings,
+    principal: Principal,
+    session_id: uuid.UUID | None,
 ) -> Response:
     run, _, number = last_event_id.partition(":")
     try:
         run_id, after = uuid.UUID(run), int(number)
         record = await runs.status(run_id, principal)
+        if session_id is not None and record.session_id != session_id:
+            # Only a run of the conversation the URL names (which a stream token may be for).
+            raise NotFound("No such run in this conversation.")
         if record.final_seq is not None and after >= record.final_seq:
             # A browser that kept its EventSource open after the final event: nothing more.
             return Response(status_code=204)

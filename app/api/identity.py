@@ -24,16 +24,22 @@ def credentials_of(request: Request, cookie_name: str) -> Credentials:
         scheme, _, value = authorization.partition(" ")
         # A malformed header is a wrong key, not "no key": it must not fall back to a cookie.
         bearer = value.strip() if scheme.lower() == "bearer" else ""
-    route = request.scope.get("route")
+    route_name = getattr(request.scope.get("route"), "name", None)
     token = None
-    if request.method == "GET" and getattr(route, "name", None) in _TOKEN_ROUTES:
+    if request.method == "GET" and route_name in _TOKEN_ROUTES:
         token = request.query_params.get("access_token")
+    # A token binds one stream: a run's events by their path, a chat stream by its session (a
+    # session id in the query of a run's events must not stand in for the run).
+    follows_run = route_name == "follow_run"
+    streams_chat = route_name == "stream_chat_for_event_source"
     return Credentials(
         method=request.method,
+        # A GET of the chat stream asks a question: a change, for the CSRF check.
+        starts_work=streams_chat,
         bearer=bearer,
         access_token=token,
-        stream_run=_uuid(request.path_params.get("run_id")),
-        stream_session=_uuid(request.query_params.get("session_id")),
+        stream_run=_uuid(request.path_params.get("run_id")) if follows_run else None,
+        stream_session=_uuid(request.query_params.get("session_id")) if streams_chat else None,
         cookie=request.cookies.get(cookie_name),
         origin=request.headers.get("origin"),
         sec_fetch_site=request.headers.get("sec-fetch-site"),

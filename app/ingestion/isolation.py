@@ -71,6 +71,9 @@ class IsolatedParser:
         self._running: set[BaseProcess] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self._turns = anyio.CapacityLimiter(limits.parse_concurrency)
+        # Threads of its own, so waiting on parses never takes the shared pool's threads.
+        self._threads = anyio.CapacityLimiter(2 * limits.parse_concurrency + 1)
 
     @property
     def running(self) -> int:
@@ -91,7 +94,12 @@ class IsolatedParser:
         return media_type_of(name)
 
     async def parse(self, name: str, data: bytes) -> ParsedFile:
-        """The file read and chunked in a child process; 422 naming the limit it passed."""
+        """The file read and chunked in a child process; 422 naming the limit it passed. At
+        most `parse_concurrency` at once; the others wait."""
+        async with self._turns:
+            return await self._parse(name, data)
+
+    async def _parse(self, name: str, data: bytes) -> ParsedFile:
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=_parse_in_child,
@@ -103,7 +111,7 @@ class IsolatedParser:
         exchanging = False
         try:
             try:
-                await anyio.to_thread.run_sync(self._start, process)
+                await anyio.to_thread.run_sync(self._start, process, limiter=self._threads)
             finally:
                 child.close()  # the child has its own copy; EOF reaches us when it dies
             with anyio.move_on_after(self._limits.parse_wall_s) as deadline:
@@ -111,7 +119,7 @@ class IsolatedParser:
                 # Abandoned on timeout or cancellation: killing the child ends the exchange,
                 # and the thread closes the pipe.
                 outcome = await anyio.to_thread.run_sync(
-                    _exchange, parent, data, abandon_on_cancel=True
+                    _exchange, parent, data, abandon_on_cancel=True, limiter=self._threads
                 )
             if deadline.cancelled_caught:
                 raise ParseLimitExceeded(
@@ -121,7 +129,7 @@ class IsolatedParser:
                 )
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._stop, process)
+                await anyio.to_thread.run_sync(self._stop, process, limiter=self._threads)
             if not exchanging:
                 parent.close()
         if isinstance(outcome, ParsedFile):

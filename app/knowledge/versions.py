@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,10 +20,10 @@ from app.core.changes import CollectionChanges
 from app.core.chunks import ChunkDraft
 from app.core.clock import Clock
 from app.core.database import Database
-from app.core.errors import Conflict
+from app.core.errors import Conflict, NotFound
 from app.knowledge.collections import bump_generation, insert_if_missing
 from app.knowledge.documents import document_row
-from app.knowledge.models import Chunk, Document
+from app.knowledge.models import Chunk, Document, KnowledgeCollection
 from app.knowledge.rows import DocumentRow, DocumentStatus, NewVersion, Publication
 
 _MAX_HEADING = 1000  # the column's width
@@ -55,6 +55,13 @@ class DocumentVersions:
         try:
             async with self._database.session() as db:
                 await db.execute(insert_if_missing(self._database.dialect, collection, now, owner))
+                holder = await db.scalar(
+                    select(KnowledgeCollection.owner_id).where(
+                        KnowledgeCollection.name == collection
+                    )
+                )
+                if holder != owner:  # created by someone else while this upload was read
+                    raise NotFound(f"There is no collection {collection!r} for you to add to.")
                 document = Document(
                     id=uuid.uuid4(),
                     owner_id=owner,

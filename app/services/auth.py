@@ -37,6 +37,8 @@ class Credentials:
     """What a request offers to prove who it is, and what the checks need to know about it."""
 
     method: str
+    # A request that changes something although its method is safe (GET /api/chat/stream).
+    starts_work: bool = False
     bearer: str | None = None
     # `?access_token=`: only offered by the API for GETs of a stream endpoint.
     access_token: str | None = None
@@ -149,7 +151,8 @@ class AuthService:
         if principal_id is None:
             raise Unauthenticated("The session has expired; sign in again.")
         principal = await self._principal(principal_id)
-        if credentials.method.upper() not in _SAFE_METHODS and not _same_origin(credentials):
+        changes = credentials.starts_work or credentials.method.upper() not in _SAFE_METHODS
+        if changes and not _same_origin(credentials):
             raise CrossSiteRequest()
         return principal
 

@@ -145,15 +145,14 @@ class IngestService:
         check_collection_name(collection)
         if not files:
             raise InvalidInput("Send at least one file.", field_name="files")
-        owner = await self._collections.owner_of(collection) or principal.id
-        if not principal.may_see(owner):
-            raise NotFound(
-                f"There is no collection {collection!r} for you to add to; choose another name."
-            )
+        owner = await self._owner_for(collection, principal)
         names = [document_name(file.name) for file in files]
         if len(set(names)) != len(names):
             raise InvalidInput("Two of the files have the same name.", field_name="files")
         parsed = [await self._parse(file, name) for file, name in zip(files, names, strict=True)]
+        # Asked again: another principal may have created the collection while files were read.
+        if await self._owner_for(collection, principal) != owner:
+            raise _not_yours(collection)
         staged: list[_Staged] = []
         plan: list[Ingested | _Staged | _CopyOf] = []
         try:
@@ -169,6 +168,12 @@ class IngestService:
             if chunk_ids:
                 await self._forget_vectors(collection, chunk_ids)
         return [await self._published(step) for step in plan]
+
+    async def _owner_for(self, collection: str, principal: Principal) -> str:
+        owner = await self._collections.owner_of(collection) or principal.id
+        if not principal.may_see(owner):
+            raise _not_yours(collection)
+        return owner
 
     async def ingest_one(
         self, file: IncomingFile, collection: str, principal: Principal
@@ -282,3 +287,9 @@ class IngestService:
         except Exception:
             # Searches load chunks from the database, so a leftover vector is never cited.
             logger.warning("Could not remove %d vectors from Qdrant", len(ids), exc_info=True)
+
+
+def _not_yours(collection: str) -> NotFound:
+    return NotFound(
+        f"There is no collection {collection!r} for you to add to; choose another name."
+    )

@@ -156,3 +156,60 @@ async def test_the_cookie_session_signs_a_browser_in_and_refuses_cross_site_chan
             closed = await browser.delete("/api/auth/session", headers=cookie)
             assert closed.status_code == 204
             assert "max-age=0" in closed.headers["set-cookie"].lower()
+
+
+async def test_a_session_token_opens_no_other_run_of_its_key(make_settings: MakeSettings) -> None:
+    # Tokens travel in URLs (logs, proxies): one made for a conversation must not open the
+    # key's other runs, by naming the session beside another run or by resuming one.
+    async with serve(make_settings()) as server:
+        key = await create_key(server.container, "alice")
+        async with _client(server, **bearer(key)) as owner, server.client() as browser:
+            mine = await _background_run(owner)
+            other = await _background_run(owner)  # another conversation of the same key
+            token = (await _token(owner, session_id=mine["session_id"])).json()["token"]
+            beside = await browser.get(
+                f"/api/runs/{other['run_id']}/events",
+                params={"session_id": mine["session_id"], "access_token": token},
+            )
+            resumed = await browser.get(
+                "/api/chat/stream",
+                params={"query": "x", "session_id": mine["session_id"], "access_token": token},
+                headers={"Last-Event-ID": f"{other['run_id']}:0"},
+            )
+            own = await browser.get(
+                "/api/chat/stream",
+                params={"query": "x", "session_id": mine["session_id"], "access_token": token},
+                headers={"Last-Event-ID": f"{mine['run_id']}:1"},
+            )
+    assert beside.status_code == 404
+    assert resumed.status_code == 204  # nothing of the other run: the browser stops
+    assert own.status_code == 200
+    assert "event: message" in own.text or "event: source" in own.text
+
+
+async def test_a_cookie_asks_a_question_over_get_only_from_our_own_page(
+    make_settings: MakeSettings,
+) -> None:
+    # GET /api/chat/stream starts a run: a sibling subdomain's <img src> must not ask in the
+    # user's name, while the bundled page's own EventSource (same-origin) may.
+    async with serve(make_settings()) as server:
+        key = await create_key(server.container, "alice")
+        async with _client(server, **bearer(key)) as api, server.client() as browser:
+            opened = await api.post("/api/auth/session")
+            cookie = {"Cookie": opened.headers["set-cookie"].split(";", 1)[0]}
+            params = {"query": "What do penguins eat?"}
+            sibling = await browser.get(
+                "/api/chat/stream", params=params, headers=cookie | {"Sec-Fetch-Site": "same-site"}
+            )
+            ours = await collect(
+                browser,
+                "GET",
+                "/api/chat/stream",
+                params=params,
+                headers=cookie | {"Sec-Fetch-Site": "same-origin"},
+            )
+            sessions = (await api.get("/api/sessions")).json()
+    assert sibling.status_code == 403
+    assert sibling.json()["code"] == "cross_site_request"
+    assert ours[-1].event == "source"
+    assert sessions["total"] == 1  # only our page's question was asked

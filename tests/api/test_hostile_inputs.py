@@ -188,6 +188,31 @@ async def test_a_19_mb_text_file_is_taken_in_with_bounded_memory(
     assert peak - baseline < 1024 * 1024 * 1024
 
 
+async def test_files_are_read_a_few_at_a_time_whoever_sends_them(
+    make_settings: MakeSettings,
+) -> None:
+    # Each file's limits bound one parse; `parse_concurrency` bounds them all, so many costly
+    # uploads at once queue rather than take every core from the answers being written.
+    settings = make_settings(limits={"parse_concurrency": 1, "parse_cpu_s": 1, "parse_wall_s": 600})
+    async with serve(settings) as server, server.client() as client:
+        parser = parser_of(server)
+        uploads = [
+            asyncio.create_task(upload(client, [(f"slow-{n}.pdf", SLOW_PDF)], "hostile"))
+            for n in range(3)
+        ]
+        most = 0
+        while not all(task.done() for task in uploads):
+            most = max(most, parser.running)
+            await asyncio.sleep(0.01)
+        responses = [await task for task in uploads]
+        after = await stored_state(client)
+
+    for response in responses:
+        assert_problem(response, 422, "parse_limit_exceeded", "CITESTREAM_LIMITS__PARSE_CPU_S")
+    assert most == 1
+    assert after == BEFORE
+
+
 async def test_twenty_one_files_are_refused_naming_the_limit(make_settings: MakeSettings) -> None:
     files = [(f"note-{n}.md", f"# Note {n}\n\nLighthouse {n}.\n".encode()) for n in range(21)]
     async with serve(make_settings()) as server, server.client() as client:

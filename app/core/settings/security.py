@@ -67,3 +67,7 @@ class LimitsSettings(BaseModel):
     parse_wall_s: float = Field(default=50.0, gt=0)
     # Address space of the parse process (RLIMIT_AS, Linux); it starts at about 280 MB.
     parse_memory_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=256 * 1024 * 1024)
+    # Files read at once by this process, whatever keys send them; more wait their turn (their
+    # time limits start when they do). Each limit above bounds one file; this bounds them all,
+    # so uploads can never take every core from the answers being written.
+    parse_concurrency: int = Field(default=2, ge=1)
