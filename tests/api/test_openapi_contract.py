@@ -134,6 +134,43 @@ def test_every_answer_is_what_the_contract_says(
     case.call_and_validate(base_url=contract_url, headers=api_headers, excluded_checks=excluded)
 
 
+def _validate_recording(
+    case: schemathesis.Case[Any],
+    response: Any,
+    transport_kwargs: dict[str, Any],
+    violations: list[Exception],
+) -> None:
+    """Check one answer of a stateful sequence against the contract, keeping any violation so
+    it is reported whatever Hypothesis makes of the sequence afterwards."""
+    excluded: list[schemathesis.CheckFunction] = [openapi_checks.positive_data_acceptance]
+    try:
+        case.validate_response(
+            response,
+            excluded_checks=excluded if case.operation.label == _UPLOAD else None,
+            transport_kwargs=transport_kwargs,
+        )
+    except Exception as failure:
+        violations.append(failure)
+        raise
+
+
+def _run_sequences(machine: Any, max_examples: int) -> None:
+    """Run a schemathesis state machine within the suite's budget. Hypothesis stops exploring
+    when the server's state (what earlier sequences created) makes a sequence generate
+    differently on replay; that is no contract violation (those are recorded by
+    `_validate_recording`), so it is not an error here."""
+    with contextlib.suppress(hypothesis.errors.FlakyStrategyDefinition):
+        machine.run(
+            settings=hypothesis.settings(
+                max_examples=max_examples,
+                stateful_step_count=6,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(hypothesis.HealthCheck),
+            )
+        )
+
+
 def test_stateful_sequences_follow_the_contract(
     contract_url: str, api_headers: dict[str, str]
 ) -> None:
@@ -152,30 +189,9 @@ def test_stateful_sequences_follow_the_contract(
             additional_checks: Any = None,
             **kwargs: Any,
         ) -> None:
-            excluded: list[schemathesis.CheckFunction] = [openapi_checks.positive_data_acceptance]
-            try:
-                case.validate_response(
-                    response,
-                    excluded_checks=excluded if case.operation.label == _UPLOAD else None,
-                    transport_kwargs=kwargs,
-                )
-            except Exception as failure:
-                violations.append(failure)
-                raise
+            _validate_recording(case, response, kwargs, violations)
 
-    # Hypothesis stops exploring when the server's state (what earlier sequences created) makes
-    # a sequence generate differently on replay. That is no contract violation: those raise
-    # from `validate_response`, and are reported below whatever Hypothesis made of them.
-    with contextlib.suppress(hypothesis.errors.FlakyStrategyDefinition):
-        Sequences.run(
-            settings=hypothesis.settings(
-                max_examples=MAX_EXAMPLES,
-                stateful_step_count=6,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(hypothesis.HealthCheck),
-            )
-        )
+    _run_sequences(Sequences, MAX_EXAMPLES)
     if violations:
         raise violations[0]
 
@@ -367,27 +383,9 @@ def test_a_stateful_run_as_one_key_shows_nothing_of_it_to_another(
             additional_checks: Any = None,
             **kwargs: Any,
         ) -> None:
-            excluded: list[schemathesis.CheckFunction] = [openapi_checks.positive_data_acceptance]
-            try:
-                case.validate_response(
-                    response,
-                    excluded_checks=excluded if case.operation.label == _UPLOAD else None,
-                    transport_kwargs=kwargs,
-                )
-            except Exception as failure:
-                violations.append(failure)
-                raise
+            _validate_recording(case, response, kwargs, violations)
 
-    with contextlib.suppress(hypothesis.errors.FlakyStrategyDefinition):
-        OwnerSequences.run(
-            settings=hypothesis.settings(
-                max_examples=TWO_KEY_EXAMPLES,
-                stateful_step_count=6,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(hypothesis.HealthCheck),
-            )
-        )
+    _run_sequences(OwnerSequences, TWO_KEY_EXAMPLES)
     # Fresh things of the owner's, sure to exist while the other key tries them.
     session_id, run_id, document_id = _make_owned(url, owner, state)
     swept = _sweep(url, other, state, leaks)
