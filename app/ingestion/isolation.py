@@ -77,9 +77,12 @@ class IsolatedParser:
 
     @property
     def running(self) -> int:
-        """How many parse processes are alive now."""
+        """How many parse processes are started and not yet reaped."""
+        # Not `is_alive()`: polling a forkserver child reads its exit status off a pipe, and
+        # two threads polling at once (this and the join in `_stop`) race for those bytes;
+        # the loser records exit code 255, a 500 for what was a CPU-limit 422.
         with self._lock:
-            return sum(process.is_alive() for process in self._running)
+            return len(self._running)
 
     def warm(self) -> None:
         """Start the fork server now rather than at the first upload: it imports the readers,
@@ -150,7 +153,13 @@ class IsolatedParser:
         with self._lock:
             processes = list(self._running)
         for process in processes:
-            await anyio.to_thread.run_sync(self._stop, process)
+            # Only the parse that started a process joins it (see `running`); a kill is a
+            # signal, safe from here.
+            with contextlib.suppress(OSError):
+                process.kill()
+        with anyio.move_on_after(_KILL_WAIT_S):
+            while self.running:  # noqa: ASYNC110 - the parses reap their own processes
+                await anyio.sleep(0.05)
 
     def _start(self, process: BaseProcess) -> None:
         process.start()
