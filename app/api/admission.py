@@ -3,11 +3,12 @@ minute; uploads also spend a work request (runs and chats do so in RunService.st
 
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import Depends
 from fastapi.params import Depends as DependsParam
 
 from app.api.identity import PrincipalDep
+from app.api.provide import Provide
 from app.container import Container
 from app.services.admission import AdmissionControl
 

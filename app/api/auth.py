@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.admission import ADMIT_REQUEST
 from app.api.auth_schemas import StreamToken, StreamTokenRequest
 from app.api.identity import AuthServiceDep, PrincipalDep
 from app.api.openapi import problem_responses
+from app.api.provide import Provide
 from app.services.stream_tokens import StreamTokenService
 
 router = APIRouter(tags=["identity"])

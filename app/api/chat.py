@@ -4,7 +4,7 @@ starts a run and follows it."""
 import uuid
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
@@ -14,6 +14,7 @@ from app.api.disconnects import unless_client_leaves
 from app.api.fields import NOT_BLANK_PATTERN, StorableStr
 from app.api.identity import AccessToken, PrincipalDep
 from app.api.openapi import ANSWER_ERRORS, QUESTION_ERRORS, STREAM_RESPONSES, stream_response
+from app.api.provide import Provide
 from app.api.readiness import REQUIRE_READY
 from app.api.sse import (
     Batches,

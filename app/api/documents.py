@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.api.admission import ADMIT_WORK
@@ -20,6 +20,7 @@ from app.api.document_schemas import (
 from app.api.fields import Offset, page_size
 from app.api.identity import PrincipalDep
 from app.api.openapi import problem_responses
+from app.api.provide import Provide
 from app.api.uploads import FILES_FIELD, UploadForm, read_upload_form
 from app.core.names import COLLECTION_NAME_PATTERN, DEFAULT_COLLECTION
 from app.core.settings import Settings

@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.health_schemas import Health
 from app.api.health_schemas import Readiness as ReadinessBody
+from app.api.provide import Provide
 from app.container import Container
 from app.core.metrics import Metrics
 from app.core.settings import Settings

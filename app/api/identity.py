@@ -3,9 +3,10 @@
 import uuid
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import Depends, Query, Request
 
+from app.api.provide import Provide
 from app.core.log_context import bind_log_ids
 from app.core.principals import Principal
 from app.services.auth import AuthService, Credentials

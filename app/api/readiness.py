@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import Depends
 
+from app.api.provide import Provide
 from app.container import Container
 from app.core.settings import Settings
 from app.services.readiness import Readiness

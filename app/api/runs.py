@@ -3,12 +3,13 @@
 import uuid
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from app.api.identity import AccessToken, PrincipalDep
 from app.api.openapi import QUESTION_ERRORS, problem_responses, stream_response
+from app.api.provide import Provide
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
 from app.api.run_schemas import RunList, RunRequest, RunStarted, RunState
 from app.api.sse import RunEventStream, run_headers, to_server_sent_events

@@ -3,12 +3,13 @@
 import uuid
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Response
 
 from app.api.fields import Offset, page_size
 from app.api.identity import PrincipalDep
 from app.api.openapi import problem_responses
+from app.api.provide import Provide
 from app.api.session_schemas import SessionDetail, SessionPage, SessionRename, SessionSummary
 from app.container import Container
 from app.services.sessions import MAX_PAGE_SIZE, SessionService
