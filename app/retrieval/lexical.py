@@ -21,6 +21,7 @@ import Stemmer
 from app.core.changes import CollectionChanges
 from app.core.chunks import LiveChunk, ScoredChunk, index_text
 from app.core.clock import Clock, SystemClock
+from app.core.ttl_cache import TtlCache
 from app.retrieval.ports import CollectionChunks, CollectionGenerations
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,9 @@ class LexicalIndex:
         self._check_every_s = check_every_s
         self._clock = clock or SystemClock()
         self._checked_at: dict[str, float] = {}
+        # Not cached (a TTL of 0), only shared: the searches that find the check due together
+        # wait for one read of the generation instead of each sending its own.
+        self._generation_reads: TtlCache[int | None] = TtlCache(self._clock, 0)
         if changes is not None:
             changes.listen(self._forget_check)
         self._snapshots: dict[str, _Snapshot] = {}
@@ -105,6 +109,7 @@ class LexicalIndex:
 
     def _forget_check(self, collection: str) -> None:
         self._checked_at.pop(collection, None)
+        self._generation_reads.clear()  # a read in flight may have started before the change
 
     async def _current(self, collection: str) -> _Snapshot | None:
         checked_at = self._checked_at.get(collection)
@@ -116,7 +121,9 @@ class LexicalIndex:
             and now - checked_at < self._check_every_s
         ):
             return snapshot
-        generation = await self._generations.generation(collection)
+        generation = await self._generation_reads.get_or_load(
+            collection, lambda: self._generations.generation(collection)
+        )
         if generation is None:
             self._snapshots.pop(collection, None)
             self._tokens.pop(collection, None)

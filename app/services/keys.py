@@ -11,36 +11,8 @@ from __future__ import annotations
 from app.core.clock import Clock
 from app.core.errors import NotFound
 from app.core.principals import LOCAL_PRINCIPAL, Principal
+from app.core.ttl_cache import TtlCache
 from app.identity.keys import KeyRow, KeyStore, digest_of
-
-# Enough for every key a deployment has many times over; a flood of made-up keys cannot grow
-# the cache past it.
-_MAX_CACHED = 10_000
-
-
-class _TtlCache:
-    """A small map whose entries expire; bounded, cleared wholesale when full."""
-
-    def __init__(self, clock: Clock, ttl_s: float) -> None:
-        self._clock = clock
-        self._ttl_s = ttl_s
-        self._entries: dict[str, tuple[float, object]] = {}
-
-    def get(self, key: str) -> tuple[bool, object]:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] <= self._clock.monotonic():
-            return False, None
-        return True, entry[1]
-
-    def put(self, key: str, value: object) -> None:
-        if self._ttl_s <= 0:
-            return
-        if len(self._entries) >= _MAX_CACHED:
-            self._entries.clear()
-        self._entries[key] = (self._clock.monotonic() + self._ttl_s, value)
-
-    def clear(self) -> None:
-        self._entries.clear()
 
 
 class KeyService:
@@ -48,7 +20,7 @@ class KeyService:
 
     def __init__(self, *, store: KeyStore, clock: Clock, cache_ttl_s: float) -> None:
         self._store = store
-        self._cache = _TtlCache(clock, cache_ttl_s)
+        self._cache: TtlCache[Principal | bool | None] = TtlCache(clock, cache_ttl_s)
 
     async def create(self, name: str, *, admin: bool = False) -> tuple[KeyRow, str]:
         """A new key: its row, and the key itself (shown once; only its digest is stored)."""
@@ -69,28 +41,30 @@ class KeyService:
     async def principal_for_key(self, key: str) -> Principal | None:
         """The principal of an active key; None for an unknown or revoked one."""
         digest = digest_of(key)
-        hit, value = self._cache.get("d:" + digest)
-        if not hit:
-            value = _principal(await self._store.find_active_by_digest(digest))
-            self._cache.put("d:" + digest, value)
+
+        async def load() -> Principal | None:
+            return _principal(await self._store.find_active_by_digest(digest))
+
+        value = await self._cache.get_or_load("d:" + digest, load)
         return value if isinstance(value, Principal) else None
 
     async def principal_by_id(self, principal_id: str) -> Principal | None:
         """The principal with this id while its key is active (what tokens and cookies name)."""
-        hit, value = self._cache.get("i:" + principal_id)
-        if not hit:
+
+        async def load() -> Principal | None:
             row = await self._store.find(principal_id)
-            value = _principal(row if row is not None and row.id == principal_id else None)
-            self._cache.put("i:" + principal_id, value)
+            return _principal(row if row is not None and row.id == principal_id else None)
+
+        value = await self._cache.get_or_load("i:" + principal_id, load)
         return value if isinstance(value, Principal) else None
 
     async def any_active(self) -> bool:
         """Whether at least one key works (then every request needs one)."""
-        hit, value = self._cache.get("any")
-        if not hit:
-            value = await self._store.active_count() > 0
-            self._cache.put("any", value)
-        return bool(value)
+
+        async def load() -> bool:
+            return await self._store.active_count() > 0
+
+        return bool(await self._cache.get_or_load("any", load))
 
     async def owner_named(self, name: str | None) -> Principal:
         """The principal a command line names by key name or id; the local user for None."""
