@@ -3,17 +3,15 @@ from the window cache and, on a miss, from the database."""
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import Database
 from app.memory.cache import WindowCache
 from app.memory.messages import INTERRUPTED_MARKER, HistoryMessage, MessageRole, MessageStatus
 from app.memory.models import ChatMessage, ChatSession
-
-logger = logging.getLogger(__name__)
 
 
 class ConversationHistory:
@@ -35,16 +33,9 @@ class ConversationHistory:
         await self._cache.put(session_id, window)
         return window[-limit:]
 
-    async def refresh(self, session_id: uuid.UUID) -> None:
-        """Write the session's current window to the cache (after a turn ended). Never raises:
-        if the window cannot be read, the cached one is dropped and the next read rebuilds it."""
-        try:
-            window = await self.window_from_database(session_id, self._window_messages)
-        except Exception:
-            logger.warning("Could not read the window of session %s", session_id, exc_info=True)
-            await self._cache.invalidate(session_id)
-            return
-        await self._cache.put(session_id, window)
+    async def cache_window_in(self, db: AsyncSession, session_id: uuid.UUID) -> None:
+        """Cache the session's window as the transaction `db` sees it (its own writes too)."""
+        await self._cache.put(session_id, await self._window(db, session_id, self._window_messages))
 
     async def forget(self, session_id: uuid.UUID) -> None:
         """Drop the cached window (the conversation moved on, or was deleted)."""
@@ -52,6 +43,12 @@ class ConversationHistory:
 
     async def window_from_database(self, session_id: uuid.UUID, limit: int) -> list[HistoryMessage]:
         """The last `limit` finished messages as the database holds them."""
+        async with self._database.reading() as db:
+            return await self._window(db, session_id, limit)
+
+    async def _window(
+        self, db: AsyncSession, session_id: uuid.UUID, limit: int
+    ) -> list[HistoryMessage]:
         query = (
             select(ChatMessage)
             .where(
@@ -62,8 +59,7 @@ class ConversationHistory:
             .order_by(ChatMessage.seq.desc())
             .limit(limit)
         )
-        async with self._database.reading() as db:
-            rows = list((await db.scalars(query)).all())
+        rows = list((await db.scalars(query)).all())
         rows.reverse()
         return [_as_history(row) for row in rows if row.content]
 

@@ -7,10 +7,10 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Update, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,54 +140,59 @@ class TurnStore:
         pool that ran dry) is tried again before anything is reported.
         """
         try:
-            written = await self._retrying(self._write_outcome, assistant_message_id, outcome)
+            return await self._retrying(self._end_turn, session_id, assistant_message_id, outcome)
         except Exception:
             # Perhaps written after all: the commit happened and only its answer was lost.
             if await self.status_of(assistant_message_id) != outcome.status:
                 raise
-            written = True
-        # Cache the new window while this answer still holds the session: written after the
-        # release, it could land after the next turn's newer window and replace it.
-        await self._history.refresh(session_id)
+        # The window was dropped from the cache when the transaction failed; the next read
+        # rebuilds it. Freeing the session again is harmless if the commit freed it.
         await self.release(session_id, assistant_message_id)
-        return written
+        return True
 
     async def release(self, session_id: uuid.UUID, assistant_message_id: uuid.UUID) -> None:
         """Free the session if this answer still holds it (tried again on transient errors)."""
         await self._retrying(self._release, session_id, assistant_message_id)
 
-    async def _write_outcome(self, assistant_message_id: uuid.UUID, outcome: TurnOutcome) -> bool:
-        async with self._database.session() as db:
-            written = await db.execute(
-                update(ChatMessage)
-                .where(
-                    ChatMessage.id == assistant_message_id,
-                    ChatMessage.status == MessageStatus.STREAMING,
+    async def _end_turn(
+        self, session_id: uuid.UUID, assistant_message_id: uuid.UUID, outcome: TurnOutcome
+    ) -> bool:
+        """The outcome, the session's new window and its release, in one transaction.
+
+        One rather than three: ending a turn was the largest part of a short answer's cost.
+        The window is cached before the commit, while this answer still holds the session:
+        cached after the release, it could land after the next turn's newer window and
+        replace it. If the transaction then fails, that window is dropped again.
+        """
+        try:
+            async with self._database.session() as db:
+                written = await db.execute(
+                    update(ChatMessage)
+                    .where(
+                        ChatMessage.id == assistant_message_id,
+                        ChatMessage.status == MessageStatus.STREAMING,
+                    )
+                    .values(
+                        content=outcome.content,
+                        status=outcome.status,
+                        sources=outcome.sources,
+                        error_code=outcome.error_code,
+                        token_count=outcome.token_count,
+                        latency_ms=outcome.latency_ms,
+                        completed_at=self._clock.now(),
+                    )
+                    .execution_options(synchronize_session=False)
                 )
-                .values(
-                    content=outcome.content,
-                    status=outcome.status,
-                    sources=outcome.sources,
-                    error_code=outcome.error_code,
-                    token_count=outcome.token_count,
-                    latency_ms=outcome.latency_ms,
-                    completed_at=self._clock.now(),
-                )
-                .execution_options(synchronize_session=False)
-            )
+                await self._history.cache_window_in(db, session_id)
+                await db.execute(_release_of(session_id, assistant_message_id, self._clock.now()))
+        except BaseException:
+            await self._history.forget(session_id)
+            raise
         return bool(written.rowcount == 1)  # type: ignore[attr-defined]
 
     async def _release(self, session_id: uuid.UUID, assistant_message_id: uuid.UUID) -> None:
         async with self._database.session() as db:
-            await db.execute(
-                update(ChatSession)
-                .where(
-                    ChatSession.id == session_id,
-                    ChatSession.active_message_id == assistant_message_id,
-                )
-                .values(active_message_id=None, active_until=None, updated_at=self._clock.now())
-                .execution_options(synchronize_session=False)
-            )
+            await db.execute(_release_of(session_id, assistant_message_id, self._clock.now()))
 
     async def _retrying(
         self, operation: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
@@ -210,6 +215,19 @@ class TurnStore:
             return await db.scalar(
                 select(ChatMessage.status).where(ChatMessage.id == assistant_message_id)
             )
+
+
+def _release_of(session_id: uuid.UUID, assistant_message_id: uuid.UUID, now: datetime) -> Update:
+    """Free the session if this answer still holds it."""
+    return (
+        update(ChatSession)
+        .where(
+            ChatSession.id == session_id,
+            ChatSession.active_message_id == assistant_message_id,
+        )
+        .values(active_message_id=None, active_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _insert_session(db: AsyncSession, **values: object) -> None:
