@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+from pathlib import Path
 
 import pytest
 from httpx_sse import aconnect_sse
@@ -90,3 +92,30 @@ async def test_a_search_that_finds_no_free_connection_fails_as_storage_busy_logg
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert "QueuePool limit of size 1 overflow 0 reached" in warnings[0].getMessage()
+
+
+async def test_a_sqlite_write_lock_held_by_another_process_is_503_storage_busy(
+    make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    path = tmp_path / "locked.db"
+    settings = make_settings(database={"url": f"sqlite+aiosqlite:///{path}"})
+    async with serve(settings) as server, server.client() as client:
+        first = (await client.post("/api/chat", json=QUESTION)).json()
+        follow_up = {**QUESTION, "session_id": first["session_id"]}
+        # Another process (`citestream ingest`, say) writing: it holds SQLite's write lock for
+        # longer than the server's busy timeout. Taking a free lock does not block this loop.
+        other_process = sqlite3.connect(path, isolation_level=None)
+        try:
+            other_process.execute("BEGIN IMMEDIATE")
+            refused = await client.post("/api/chat/stream", json=follow_up)
+            counts_while_locked = await _counts(server)  # readers never wait for the lock
+        finally:
+            other_process.close()  # its transaction is rolled back
+        answered = await client.post("/api/chat", json=follow_up)
+
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert json.loads(refused.text)["code"] == "storage_busy"
+    assert counts_while_locked == (1, 2)
+    assert answered.status_code == 200, answered.text
