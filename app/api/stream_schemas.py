@@ -71,8 +71,8 @@ class ErrorData(BaseModel):
 
     code: str = Field(
         description=(
-            "Stable: llm_error, llm_timeout, retrieval_error, storage_error, timeout, conflict, "
-            "cancelled, shutting_down, worker_lost, internal_error."
+            "Stable: llm_error, llm_timeout, retrieval_error, storage_busy, storage_error, "
+            "timeout, conflict, cancelled, shutting_down, worker_lost, internal_error."
         )
     )
     message: str = Field(description="A sentence for people; never a stack trace.")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine.default import DefaultDialect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,8 +21,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import QueuePool
 
+from app.core.errors import StorageBusy
 from app.core.settings import DatabaseSettings
+
+logger = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -72,7 +81,9 @@ class Database:
 
     def __init__(self, settings: DatabaseSettings) -> None:
         self.url = settings.url
-        self.engine: AsyncEngine = create_async_engine(settings.url, echo=settings.echo)
+        self.engine: AsyncEngine = create_async_engine(
+            settings.url, echo=settings.echo, **_pool_options(settings)
+        )
         if self.engine.dialect.name == "sqlite":
             sync_engine: Engine = self.engine.sync_engine
             event.listen(sync_engine, "connect", _configure_sqlite)
@@ -95,20 +106,71 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session whose transaction commits on success and rolls back on error. Keep it
-        short and never open another writing session inside it."""
-        if self._one_writer is None:
-            async with self._sessions() as session, session.begin():
+        short and never open another writing session inside it. StorageBusy when no
+        connection (or, on SQLite, no write lock) came free in time."""
+        with _busy_as_storage_busy():
+            if self._one_writer is None:
+                async with self._sessions() as session, session.begin():
+                    yield session
+                return
+            async with self._one_writer, self._sessions() as session, session.begin():
                 yield session
-            return
-        async with self._one_writer, self._sessions() as session, session.begin():
-            yield session
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads only: on SQLite it never waits for a writer."""
-        async with self._reading_sessions() as session, session.begin():
-            yield session
+        """A session for reads only: on SQLite it never waits for a writer. StorageBusy when
+        no connection came free in time."""
+        with _busy_as_storage_busy():
+            async with self._reading_sessions() as session, session.begin():
+                yield session
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def _pool_options(settings: DatabaseSettings) -> dict[str, Any]:
+    """The pool's sizes and timeouts, where the engine's pool has them.
+
+    SQLAlchemy gives PostgreSQL and a SQLite file a queue pool (for SQLite it is cheap: each
+    aiosqlite connection is one thread, and in WAL mode readers run side by side while this
+    process's writers queue on `_one_writer` before they borrow a connection, so the sizes
+    bound readers). An in-memory SQLite database gets a single shared connection instead,
+    whose pool takes no sizes (and would refuse them).
+    """
+    url = make_url(settings.url)
+    dialect = url.get_dialect()
+    if not issubclass(dialect, DefaultDialect) or not issubclass(
+        dialect.get_pool_class(url), QueuePool
+    ):
+        return {}
+    options: dict[str, Any] = {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.max_overflow,
+        "pool_timeout": settings.pool_timeout_s,
+    }
+    if settings.pool_recycle_s is not None:
+        options["pool_recycle"] = settings.pool_recycle_s
+    return options
+
+
+def _is_busy(error: BaseException) -> bool:
+    """Whether the database only had no room for us: the pool stayed empty for its timeout,
+    or SQLite's write lock stayed taken for its busy timeout. Trying again later may work."""
+    if isinstance(error, PoolTimeout):
+        return True
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+
+
+@contextmanager
+def _busy_as_storage_busy() -> Iterator[None]:
+    # Said once here, for every store: a request that could not get the database is told to
+    # try again (503 storage_busy with Retry-After, or that code in its stream's error event),
+    # never mistaken for the failure of whatever wanted the connection.
+    try:
+        yield
+    except (PoolTimeout, OperationalError) as error:
+        if not _is_busy(error):
+            raise
+        logger.warning("The database is busy: %s", error)
+        raise StorageBusy() from error

@@ -105,6 +105,18 @@ class StorageFailure(CitestreamError):
         super().__init__(message, "storage_error", 503, "Storage failure")
 
 
+class StorageBusy(CitestreamError):
+    """The database had no connection (or lock) free in time: nothing was done, try again."""
+
+    def __init__(
+        self,
+        message: str = "The database is busy; nothing was stored. Try again in a moment.",
+        *,
+        retry_after_s: float = 2,
+    ) -> None:
+        super().__init__(message, "storage_busy", 503, "Storage busy", retry_after_s=retry_after_s)
+
+
 class UnsupportedMediaType(CitestreamError):
     """The file's type cannot be ingested."""
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.database import Database
-from app.core.errors import Conflict
+from app.core.errors import Conflict, StorageBusy
 from app.core.names import DEFAULT_COLLECTION
 from app.memory.history import ConversationHistory
 from app.memory.messages import MessageRole, MessageStatus, TurnOutcome
@@ -27,9 +27,10 @@ logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
-# A locked SQLite database, a dropped PostgreSQL connection, a pool that stayed empty: worth
-# another try before a finished answer is reported as unsaved.
-TRANSIENT_DATABASE_ERRORS = (OperationalError, PoolTimeout, ConnectionError, OSError)
+# A locked SQLite database, a dropped PostgreSQL connection, a pool that stayed empty (the
+# first and last reach us as StorageBusy): worth another try before a finished answer is
+# reported as unsaved.
+TRANSIENT_DATABASE_ERRORS = (StorageBusy, OperationalError, PoolTimeout, ConnectionError, OSError)
 _RETRY_DELAYS_S = (0.05, 0.2, 1.0)
 
 

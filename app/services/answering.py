@@ -14,7 +14,7 @@ import anyio
 
 from app.core.citations import Citation
 from app.core.clock import Clock
-from app.core.errors import CitestreamError, Conflict, StorageFailure
+from app.core.errors import CitestreamError, Conflict, StorageBusy, StorageFailure
 from app.core.metrics import Metrics
 from app.core.settings import ChatSettings
 from app.memory.claims import SessionClaims
@@ -99,13 +99,17 @@ class TurnAnswerer:
                     owner=turn.principal_id,
                 )
         except Exception as error:
-            if not isinstance(error, Conflict):
+            # A conflict is the user's to resolve and a busy database was logged where it was
+            # met; anything else is a storage failure nobody has heard of yet.
+            if not isinstance(error, Conflict | StorageBusy):
                 logger.exception("Could not store the turn of run %s", run_id)
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await answer.stop()
                 await self._claims.release(turn.session_id, turn.message_id)
             yield AnswerStarted(turn.session_id, turn.message_id, run_id)
-            yield AnswerFailed(error if isinstance(error, Conflict) else StorageFailure())
+            yield AnswerFailed(
+                error if isinstance(error, Conflict | StorageBusy) else StorageFailure()
+            )
             return
         progress = _Progress()
         failure: CitestreamError | None = None
@@ -133,10 +137,10 @@ class TurnAnswerer:
                     MessageStatus.INTERRUPTED if failure.code in _CUT_SHORT else MessageStatus.ERROR
                 )
                 progress.error_code = failure.code
-            saved = await self._finish(answer, turn, progress, run_id)
-        if failure is None and not saved:
+            unsaved = await self._finish(answer, turn, progress, run_id)
+        if failure is None and unsaved is not None:
             # The user saw the answer, but the conversation does not hold it: say so.
-            failure = StorageFailure("The answer could not be saved to the conversation.")
+            failure = unsaved
         if failure is None:
             yield AnswerSources(citations=progress.citations)
         else:
@@ -148,8 +152,9 @@ class TurnAnswerer:
         turn: PreparedTurn,
         progress: _Progress,
         run_id: uuid.UUID | None,
-    ) -> bool:
-        """Stop the run and save the turn, exactly once; False when it could not be saved.
+    ) -> CitestreamError | None:
+        """Stop the run and save the turn, exactly once; the error to report when it could
+        not be saved (`storage_busy` when the database stayed busy through every try).
 
         Runs on success, failure and disconnect alike. Shielded: under a cancelled scope every
         await would be cancelled again, and an unshielded stop leaves the model running. There
@@ -165,7 +170,9 @@ class TurnAnswerer:
                 MessageStatus.ERROR: "error",
             }[progress.status]
         )
-        saved = False
+        unsaved: CitestreamError | None = StorageFailure(
+            "The answer could not be saved to the conversation."
+        )
         with anyio.CancelScope(shield=True):
             try:
                 if answer is not None:
@@ -184,7 +191,9 @@ class TurnAnswerer:
                         latency_ms=round((self._clock.monotonic() - turn.received_at) * 1000),
                     ),
                 )
-                if not saved:
+                if saved:
+                    unsaved = None
+                else:
                     logger.error(
                         "The answer of run %s (session %s, message %s) was already written by "
                         "another process; this one is not saved",
@@ -192,13 +201,18 @@ class TurnAnswerer:
                         turn.session_id,
                         turn.message_id,
                     )
-            except Exception:
+            except Exception as error:
                 logger.exception(
                     "Could not save the answer of run %s (session %s, message %s)",
                     run_id,
                     turn.session_id,
                     turn.message_id,
                 )
+                if isinstance(error, StorageBusy):
+                    unsaved = StorageBusy(
+                        "The database is busy: the answer could not be saved to the "
+                        "conversation. Try again in a moment."
+                    )
                 # Free the session now rather than when the claim runs out; the next claim
                 # marks the unsaved answer as interrupted.
                 try:
@@ -208,4 +222,4 @@ class TurnAnswerer:
             finally:
                 self._metrics.active_streams.dec()
                 self._metrics.streams.labels(outcome=outcome).inc()
-        return saved
+        return unsaved

@@ -108,7 +108,13 @@ class CitationChatWorkflow(Workflow):
         ctx.write_event_to_stream(PhaseStarted(phase="retrieving"))
         try:
             passages = await self._search.search(ev.standalone_question, ev.collection)
+        except CitestreamError:
+            # Already a domain error, such as `storage_busy` when the search found no free
+            # database connection: passed on as it is, so the user is told to try again
+            # rather than that the knowledge base failed. The database logged its cause.
+            raise
         except Exception as error:
+            logger.exception("Retrieval failed")
             raise RetrievalFailure() from error
         return PassagesRetrieved(
             standalone_question=ev.standalone_question, passages=passages, deltas=ev.deltas

@@ -14,6 +14,23 @@ class DatabaseSettings(BaseModel):
     # `citestream db upgrade` is a deployment step and the server refuses a schema that is behind.
     auto_migrate: bool | None = None
     echo: bool = False
+    # The connection pool of one process (SQLite files and PostgreSQL alike; an in-memory SQLite
+    # database has a single connection and ignores these). Every answer borrows a connection
+    # for a few short statements (the claim, the history, the search's generation, the turn's
+    # two writes) and never across its stream, so the pool bounds concurrent statements, not
+    # concurrent answers. Under load a borrowed connection is held longer than its statement,
+    # while its coroutine waits its turn on a busy event loop: 5 + 10 (SQLAlchemy's own sizes)
+    # ran dry at 500 streams. With several workers on one PostgreSQL, keep workers x
+    # (pool_size + max_overflow) under the server's `max_connections` (100 by default).
+    pool_size: int = Field(default=20, ge=1)
+    # Opened beyond `pool_size` at peaks and closed again when returned.
+    max_overflow: int = Field(default=10, ge=0)
+    # How long a statement waits for a free connection before the request is answered 503
+    # `storage_busy` (with Retry-After) rather than being left to queue without end.
+    pool_timeout_s: float = Field(default=10.0, gt=0)
+    # Connections older than this are replaced when next borrowed (for proxies and firewalls
+    # that cut idle connections); unset keeps them.
+    pool_recycle_s: int | None = Field(default=None, ge=1)
 
 
 class RedisSettings(BaseModel):
