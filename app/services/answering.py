@@ -137,10 +137,12 @@ class TurnAnswerer:
                     MessageStatus.INTERRUPTED if failure.code in _CUT_SHORT else MessageStatus.ERROR
                 )
                 progress.error_code = failure.code
-            unsaved = await self._finish(answer, turn, progress, run_id)
-        if failure is None and unsaved is not None:
-            # The user saw the answer, but the conversation does not hold it: say so.
-            failure = unsaved
+            saved = await self._finish(answer, turn, progress, run_id)
+        if failure is None and not saved:
+            # The user saw the answer, but the conversation does not hold it: say so. Not
+            # `storage_busy` even when the database was only busy: a client that asks again
+            # on that code would ask a question whose answer it has already shown.
+            failure = StorageFailure("The answer could not be saved to the conversation.")
         if failure is None:
             yield AnswerSources(citations=progress.citations)
         else:
@@ -152,9 +154,8 @@ class TurnAnswerer:
         turn: PreparedTurn,
         progress: _Progress,
         run_id: uuid.UUID | None,
-    ) -> CitestreamError | None:
-        """Stop the run and save the turn, exactly once; the error to report when it could
-        not be saved (`storage_busy` when the database stayed busy through every try).
+    ) -> bool:
+        """Stop the run and save the turn, exactly once; False when it could not be saved.
 
         Runs on success, failure and disconnect alike. Shielded: under a cancelled scope every
         await would be cancelled again, and an unshielded stop leaves the model running. There
@@ -170,9 +171,7 @@ class TurnAnswerer:
                 MessageStatus.ERROR: "error",
             }[progress.status]
         )
-        unsaved: CitestreamError | None = StorageFailure(
-            "The answer could not be saved to the conversation."
-        )
+        saved = False
         with anyio.CancelScope(shield=True):
             try:
                 if answer is not None:
@@ -191,9 +190,7 @@ class TurnAnswerer:
                         latency_ms=round((self._clock.monotonic() - turn.received_at) * 1000),
                     ),
                 )
-                if saved:
-                    unsaved = None
-                else:
+                if not saved:
                     logger.error(
                         "The answer of run %s (session %s, message %s) was already written by "
                         "another process; this one is not saved",
@@ -201,18 +198,13 @@ class TurnAnswerer:
                         turn.session_id,
                         turn.message_id,
                     )
-            except Exception as error:
+            except Exception:
                 logger.exception(
                     "Could not save the answer of run %s (session %s, message %s)",
                     run_id,
                     turn.session_id,
                     turn.message_id,
                 )
-                if isinstance(error, StorageBusy):
-                    unsaved = StorageBusy(
-                        "The database is busy: the answer could not be saved to the "
-                        "conversation. Try again in a moment."
-                    )
                 # Free the session now rather than when the claim runs out; the next claim
                 # marks the unsaved answer as interrupted.
                 try:
@@ -222,4 +214,4 @@ class TurnAnswerer:
             finally:
                 self._metrics.active_streams.dec()
                 self._metrics.streams.labels(outcome=outcome).inc()
-        return unsaved
+        return saved
