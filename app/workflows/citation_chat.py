@@ -142,10 +142,14 @@ class CitationChatWorkflow(Workflow):
                 if not isinstance(response, AsyncStreamingResponse):
                     raise LLMFailure("The answer could not be streamed.")
                 ctx.write_event_to_stream(CitationsPrepared(sources=response.source_nodes))
-                async for delta in response.async_response_gen():
-                    clock.tick()
-                    parts.append(delta)
-                    ev.deltas(delta)
+                # The synthesizer's own token stream, not `async_response_gen()`: that wraps it
+                # in two more generators and a lock, and keeps the text so far by `+=` (a copy
+                # of the whole answer per token). Closed here, so the model stops at once.
+                async with aclosing(response.response_gen) as tokens:
+                    async for delta in tokens:
+                        clock.tick()
+                        parts.append(delta)
+                        ev.deltas(delta)
         except CitestreamError:
             raise
         except Exception as error:
