@@ -4,7 +4,7 @@ with its own cursor, waking when something is appended."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Generic, TypeVar
 
 import anyio.lowlevel
@@ -17,13 +17,15 @@ class LocalRunLog(Generic[T]):
 
     def __init__(self) -> None:
         self._events: list[T] = []
+        # Once closed, what is kept: `_events` itself, or a smaller equivalent (see `close`).
+        self._kept: Sequence[T] = self._events
         self._closed = False
         self._changed = asyncio.Event()
         self.listeners = 0
 
     @property
     def last_seq(self) -> int:
-        return len(self._events)
+        return len(self._kept)
 
     @property
     def closed(self) -> bool:
@@ -37,14 +39,18 @@ class LocalRunLog(Generic[T]):
         self._wake()
         return len(self._events)
 
-    def close(self) -> None:
-        """No more events: listeners end once they have read everything."""
+    def close(self, pack: Callable[[list[T]], Sequence[T]] | None = None) -> None:
+        """No more events: listeners end once they have read everything. `pack` may keep them
+        in less memory from now on (an ended run is kept for resumes for minutes)."""
         self._closed = True
+        if pack is not None:
+            self._kept = pack(self._events)
+            self._events = []
         self._wake()
 
     def after(self, seq: int) -> list[T]:
         """The events after `seq` that are there now."""
-        return self._events[max(0, seq) :]
+        return list(self._kept[max(0, seq) :])
 
     async def follow(self, after: int) -> AsyncIterator[list[tuple[int, T]]]:
         """Batches of (seq, event) after `after`, live until the log is closed. A listener that
@@ -58,9 +64,10 @@ class LocalRunLog(Generic[T]):
                 # delivery of a cancellation can keep finding it just woken, and wait until the
                 # answer ends.) Meanwhile more events pile up into the next batch.
                 await anyio.lowlevel.checkpoint()
-                if cursor < len(self._events):
-                    batch = list(enumerate(self._events[cursor:], start=cursor + 1))
-                    cursor = len(self._events)
+                events = self._kept
+                if cursor < len(events):
+                    batch = list(enumerate(events[cursor:], start=cursor + 1))
+                    cursor = len(events)
                     yield batch
                     continue
                 if self._closed:

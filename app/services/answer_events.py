@@ -9,7 +9,7 @@ from app.core.citations import Citation
 from app.core.errors import CitestreamError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnswerStarted:
     """The turn is stored and the answer begins."""
 
@@ -18,21 +18,21 @@ class AnswerStarted:
     run_id: uuid.UUID | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnswerDelta:
     """A piece of the answer, as the model produced it (pieces may be joined)."""
 
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnswerSources:
     """The citations of a finished answer; the last event of a success."""
 
     citations: list[Citation]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnswerFailed:
     """Why the answer stopped; the last event of a failure."""
 

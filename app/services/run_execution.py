@@ -22,6 +22,7 @@ from app.runs.local import LocalRunLog
 from app.services.answer_events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerSources
 from app.services.answering import TurnAnswerer
 from app.services.intake import PreparedTurn
+from app.services.packed_answer import PackedAnswer
 from app.services.run_codec import encode
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class RunExecutor:
             finished_at=self._clock.now(),
             final_seq=run.log.last_seq or None,
         )
-        run.log.close()
+        run.log.close(pack=PackedAnswer.of)
         run.ended = self._clock.monotonic()
         detail = f" ({code})" if code and code != status.value else ""
         logger.info("Run ended: %s%s", status.value, detail)
