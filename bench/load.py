@@ -504,12 +504,22 @@ def draw_chart(rows: list[Row], path: Path, model: str) -> None:
         figures = [row.figures() for row in group]
         label = f"{backend}, {workers} worker{'s' if workers > 1 else ''}"
         (line,) = left.plot(ns, [f["ttfm_p50"] for f in figures], "o-", label=f"{label}: p50")
-        left.plot(ns, [f["ttfm_p99"] for f in figures], "s--", color=line.get_color(), label="p99")
+        left.plot(
+            ns,
+            [f["ttfm_p99"] for f in figures],
+            "s--",
+            color=line.get_color(),
+            label=f"{label}: p99",
+        )
         right.plot(ns, [f["gap_p99"] for f in figures], "o-", label=label)
     left.set_title("Time to first message")
     right.set_title("Gap between two messages, p99")
+    every_n = sorted({row.n for row in rows})
     for axes in (left, right):
         axes.set_xscale("log")
+        axes.set_xticks(every_n, [str(n) for n in every_n])
+        axes.minorticks_off()
+        axes.set_ylim(bottom=0)
         axes.set_xlabel("concurrent streams")
         axes.set_ylabel("ms")
         axes.grid(True, which="both", alpha=0.3)
