@@ -704,6 +704,9 @@ def main() -> None:
                     "`citestream serve` has no --workers option"
                 )
                 continue
+            if scenario.workers > 1 and scenario.backend == "sqlite":
+                print("skipped sqlite with several workers: they need PostgreSQL and Redis")
+                continue
             rows += run_scenario(scenario, arguments, Path(scratch))
     print_table(rows)
     if rows and arguments.chart:
