@@ -36,6 +36,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -648,6 +649,11 @@ def run_scenario(scenario: Scenario, arguments: argparse.Namespace, scratch: Pat
             rows.append(row)
         if process.poll() is not None:
             print(f"the server exited ({process.returncode}); its log: {log.read_text()[-2000:]}")
+    if any(wave.failures for row in rows for wave in row.waves):
+        # The scratch directory goes; the log of what failed stays.
+        kept = Path(tempfile.gettempdir()) / f"citestream-load-{uuid.uuid4().hex[:6]}.log"
+        shutil.copyfile(log, kept)
+        print(f"  failures: the server's log (warnings and errors) is kept in {kept}")
     return rows
 
 
