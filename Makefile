@@ -4,7 +4,7 @@
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 CODE = app tests alembic bench
 
-.PHONY: run test install uv browser lint typecheck layers bench
+.PHONY: run test install uv browser lint typecheck layers bench load
 
 run: install  ## Ingest the docs and the sample handbook, then serve on http://127.0.0.1:8000
 	$(UV) run citestream ingest docs
@@ -49,3 +49,6 @@ bench: install  ## Measure start-up, streaming, history loading, admission, retr
 	$(UV) run python -m bench.admission
 	$(UV) run citestream evaluate
 	$(UV) run python -m bench.retrieval
+
+load: install  ## Many answers at once (fake model): SQLite at 100/300/1000 streams, 2 workers at 2000
+	$(UV) run python -m bench.load

@@ -56,19 +56,30 @@ def wait_for(url: str, path: str, timeout_s: float = 120) -> float:
 
 
 @contextmanager
+def server_process(
+    env: dict[str, str], *extra: str, log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A ready `citestream serve` (its /readyz answers 200) and its process, for benchmarks that
+    watch its CPU and memory; its output goes to `log` if given."""
+    port = free_port()
+    with open(log or os.devnull, "wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *extra],
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(url, "/readyz")
+            yield url, server
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+
+
+@contextmanager
 def running_server(env: dict[str, str], *extra: str) -> Iterator[str]:
     """A ready `citestream serve` (its /readyz answers 200); yields its URL."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *extra],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(url, "/readyz")
+    with server_process(env, *extra) as (url, _):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
