@@ -17,9 +17,14 @@ from llama_index.core.base.llms.generic_utils import messages_to_history_str
 from llama_index.core.base.llms.types import ChatResponseAsyncGen
 from llama_index.core.base.response.schema import AsyncStreamingResponse
 from llama_index.core.chat_engine.condense_question import DEFAULT_PROMPT as CONDENSE_PROMPT
+from llama_index.core.indices.prompt_helper import ChatPromptHelper, PromptHelper
 from llama_index.core.llms import LLM
+from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.query_engine import CitationQueryEngine
-from llama_index.core.query_engine.citation_query_engine import CITATION_REFINE_TEMPLATE
+from llama_index.core.query_engine.citation_query_engine import (
+    CITATION_REFINE_TEMPLATE,
+    DEFAULT_CITATION_CHUNK_OVERLAP,
+)
 from llama_index.core.response_synthesizers import ResponseMode, get_response_synthesizer
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.workflow import Context, Workflow, step
@@ -37,6 +42,7 @@ from app.workflows.events import (
     QuestionCondensed,
 )
 from app.workflows.prompts import citation_qa_template
+from app.workflows.token_counts import counting_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -187,18 +193,26 @@ def build_citation_engine(
     only asks the engine to number the passages and stream the answer; the default
     collection's retriever makes the engine whole for callers that query it directly.
     """
+    tokenizer = counting_tokenizer()
     synthesizer = get_response_synthesizer(
         llm=llm,
         text_qa_template=citation_qa_template(prompt_style),
         refine_template=CITATION_REFINE_TEMPLATE,
         response_mode=ResponseMode.COMPACT,
         streaming=True,
+        prompt_helper=PromptHelper.from_llm_metadata(llm.metadata, tokenizer=tokenizer),
+        chat_prompt_helper=ChatPromptHelper.from_llm_metadata(llm.metadata, tokenizer=tokenizer),
     )
     return CitationQueryEngine(
         retriever=SearchRetriever(search, DEFAULT_COLLECTION),
         llm=llm,
         response_synthesizer=synthesizer,
         citation_chunk_size=citation_chunk_size,
+        text_splitter=SentenceSplitter(
+            chunk_size=citation_chunk_size,
+            chunk_overlap=DEFAULT_CITATION_CHUNK_OVERLAP,
+            tokenizer=tokenizer,
+        ),
     )
 
 
