@@ -5,10 +5,12 @@ so it imports only uvicorn at the top; the app comes in once the pings are answe
 
 from __future__ import annotations
 
+import pickle
 import socket
 import sys
 import threading
 from multiprocessing import Pipe
+from multiprocessing.connection import wait
 from typing import TYPE_CHECKING
 
 from uvicorn.config import STARTUP_FAILURE
@@ -31,13 +33,35 @@ class Worker(Process):
         self._overrides = overrides
         # Why it could not start, from the child to the parent.
         self._why_reader, self._why_writer = Pipe(duplex=False)
+        self._why: str | None = None
+
+    def join(self) -> None:
+        super().join()
+        # Read why before closing the pipe, whose two ends would otherwise outlive each worker
+        # the supervisor replaces.
+        if self._why_reader.closed:
+            return
+        if self._why_reader.poll():
+            self._why = self._why_reader.recv()
+        self._why_reader.close()
+        self._why_writer.close()
 
     def startup_failure(self) -> str:
         """In the parent, once this worker has exited on a failed start: its one line."""
-        if self._why_reader.poll():
-            message: str = self._why_reader.recv()
-            return message
-        return "a worker could not start"
+        return self._why or "a worker could not start"
+
+    def _healthcheck(self, timeout: float) -> bool | None:
+        # uvicorn's, but also woken by the worker's exit: the parent holds both ends of the
+        # ping pipe, so a worker that exits mid-ping would cost its supervisor the whole
+        # timeout before a failed start is seen.
+        try:
+            self.parent_conn.send(b"ping")
+            if self.parent_conn in wait([self.parent_conn, self.process.sentinel], timeout):
+                started: bool = self.parent_conn.recv()
+                return started
+            return None
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return None
 
     def pong(self) -> None:
         # The parent pings from the moment the process exists; building the app takes a while.

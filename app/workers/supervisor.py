@@ -107,7 +107,10 @@ class _Supervisor(Multiprocess):
     def keep_subprocess_alive(self) -> None:
         if self.should_exit.is_set():
             return
-        for idx, process in enumerate(self.processes):
+        # Those that have exited first: a failed start is then seen at once, not after a ping
+        # to a worker that is still importing has waited its full time.
+        by_exit = sorted(enumerate(self.processes), key=lambda item: item[1].process.is_alive())
+        for idx, process in by_exit:
             if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
                 continue
             process.kill()  # hung: it answered no ping
