@@ -11,6 +11,9 @@
 # With the default SQLite database the server creates and upgrades its schema itself. Pointed at
 # PostgreSQL (CITESTREAM_DATABASE__URL), it does not: run `citestream db upgrade` first, as the
 # command in docker-compose.yml does, or the server refuses to start on an out-of-date schema.
+#
+# It serves one process. Several on the one port (CITESTREAM_SERVER__WORKERS=N, or
+# `citestream serve --workers N`) need PostgreSQL and Redis, as in docker-compose.yml.
 
 FROM python:3.11-slim
 

@@ -6,9 +6,13 @@ what is left. A second signal stops it at once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
 import sys
+import time
+from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
@@ -59,6 +63,24 @@ class DrainingServer(uvicorn.Server):
             logger.exception("Draining failed; stopping now")
         finally:
             self.should_exit = True
+
+
+class WorkerServer(DrainingServer):
+    """A worker's server under `citestream serve --workers`. One stop request often reaches a
+    worker twice: Ctrl+C in a terminal, `timeout` or systemd signal every process of the group,
+    and the parent forwards the signal it got. A signal within `_ECHO_S` of the first is taken
+    for that same request, which drains; a later one stops at once, as for a single server."""
+
+    _ECHO_S = 2.0
+    _first_signal_at: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if self._first_signal_at is None:
+            self._first_signal_at = now
+        elif now - self._first_signal_at < self._ECHO_S:
+            return
+        super().handle_exit(sig, frame)
 
 
 def _refusal(url_chars: int, max_url_chars: int) -> bytes:
@@ -143,12 +165,17 @@ class _StartupLog(logging.Filter):
         return record.getMessage() != "Application startup failed. Exiting."
 
 
-def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
-    """Run `app` until a signal stops it, draining first. A start-up that fails raises
-    StartupFailure, whose message is the one line to show."""
-    watch = _StartupWatch(app)
+def draining_server(
+    app: FastAPI,
+    settings: Settings,
+    host: str,
+    port: int,
+    kind: type[DrainingServer] = DrainingServer,
+) -> DrainingServer:
+    """Our uvicorn server for `app`: it drains on SIGTERM, answers unparseable requests with
+    problem+json, and keeps a failed start-up as its one line (see `run`)."""
     config = uvicorn.Config(
-        watch,
+        _StartupWatch(app),
         host=host,
         port=port,
         log_level=settings.server.log_level,
@@ -158,21 +185,44 @@ def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
         timeout_graceful_shutdown=_CLOSE_S,
         http=problem_http_protocol(settings.server.max_url_chars),
     )
+    return kind(config, app, settings.server.drain_s)
+
+
+@contextlib.contextmanager
+def startup_failures(host: str, port: int, app: object = None) -> Iterator[None]:
+    """uvicorn logs a failed start (an address it cannot bind, an app whose lifespan failed)
+    and exits: here that exit becomes one StartupFailure, with uvicorn's lines kept out of the
+    log. `app` is what uvicorn runs: a _StartupWatch knows why the lifespan failed."""
     quiet = _StartupLog()
     uvicorn_log = logging.getLogger("uvicorn.error")
     uvicorn_log.addFilter(quiet)
     try:
-        DrainingServer(config, app, settings.server.drain_s).run()
-    except SystemExit as exit_:
+        yield
+    except SystemExit:
         if quiet.bind_error is not None:
+            error = quiet.bind_error
             raise StartupFailure(
-                f"cannot listen on {host}:{port}: {quiet.bind_error.strerror or quiet.bind_error}"
+                f"cannot listen on {host}:{port}: {error.strerror or error}"
             ) from None
-        if watch.failure is not None:
-            failure = watch.failure
-            if isinstance(failure, CitestreamError):
-                raise StartupFailure(failure.message) from None
+        failure = app.failure if isinstance(app, _StartupWatch) else None
+        if isinstance(failure, CitestreamError):
+            raise StartupFailure(failure.message) from None
+        if failure is not None:
             raise StartupFailure(f"could not start: {reason(failure)}") from None
-        raise exit_
+        raise
     finally:
         uvicorn_log.removeFilter(quiet)
+
+
+def run(server: DrainingServer, sockets: list[socket.socket] | None = None) -> None:
+    """Run `server` (on `sockets` when a parent bound them) until a signal stops it, draining
+    first. A start-up that fails raises StartupFailure, whose message is the one line to show."""
+    config = server.config
+    with startup_failures(config.host, config.port, config.app):
+        server.run(sockets)
+
+
+def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
+    """Run `app` in this process until a signal stops it, draining first. A start-up that fails
+    raises StartupFailure, whose message is the one line to show."""
+    run(draining_server(app, settings, host, port))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+import psutil  # type: ignore[import-untyped]
 
 
 def _free_port() -> int:
@@ -81,3 +82,72 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
                 return
         time.sleep(0.1)
     raise RuntimeError(f"worker did not start:\n{log.read_text()}")
+
+
+@dataclass
+class Workers:
+    """`citestream serve --workers N`: one parent process, its workers, one URL."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def served_by(self, response: httpx.Response) -> int:
+        """The pid of the worker holding the (still open) connection `response` came on."""
+        client_port = response.extensions["network_stream"].get_extra_info("client_addr")[1]
+        for child in psutil.Process(self.process.pid).children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for connection in child.net_connections(kind="tcp"):
+                    if connection.raddr and connection.raddr.port == client_port:
+                        return int(child.pid)
+        raise AssertionError(f"no worker holds the connection from port {client_port}")
+
+
+@contextlib.contextmanager
+def serve_with_workers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[Workers]:
+    """Start `citestream serve --workers count`, and return once each worker has answered
+    /readyz with 200 (each request on a new connection, which any worker may accept)."""
+    port = _free_port()
+    with (log_dir / "workers.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "serve",
+                "--workers",
+                str(count),
+                "--port",
+                str(port),
+            ],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        workers = Workers(f"http://127.0.0.1:{port}", process, log_dir / "workers.log")
+        try:
+            _wait_until_each_ready(workers, count)
+            yield workers
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=60)
+
+
+def _wait_until_each_ready(workers: Workers, count: int) -> None:
+    ready: set[int] = set()
+    # Generous: two workers import and start at once on two shared cores.
+    deadline = time.monotonic() + 120
+    while len(ready) < count:
+        if workers.process.poll() is not None:
+            raise RuntimeError(f"citestream serve exited:\n{workers.output()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(ready)} of {count} workers ready:\n{workers.output()}")
+        with contextlib.suppress(httpx.TransportError), httpx.Client() as client:
+            response = client.get(f"{workers.url}/readyz")
+            if response.status_code == 200:
+                ready.add(workers.served_by(response))
+        time.sleep(0.05)

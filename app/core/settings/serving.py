@@ -44,6 +44,9 @@ class ServerSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Processes answering on that port. More than one needs PostgreSQL and Redis, which carry
+    # runs, cancellations and conversation windows between them.
+    workers: int = Field(default=1, ge=1)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # json: one object per line, with request_id, run_id, session_id and principal_id.
     log_format: Literal["text", "json"] = "text"
