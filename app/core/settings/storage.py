@@ -21,13 +21,17 @@ class DatabaseSettings(BaseModel):
     # concurrent answers. Under load a borrowed connection is held longer than its statement,
     # while its coroutine waits its turn on a busy event loop: 5 + 10 (SQLAlchemy's own sizes)
     # ran dry at 500 streams. With several workers on one PostgreSQL, keep workers x
-    # (pool_size + max_overflow) under the server's `max_connections` (100 by default).
+    # (pool_size + max_overflow) under the server's `max_connections` (100 by default: two
+    # workers at 20 + 20 leave 20 for ingests and migrations).
     pool_size: int = Field(default=20, ge=1)
     # Opened beyond `pool_size` at peaks and closed again when returned.
-    max_overflow: int = Field(default=10, ge=0)
+    max_overflow: int = Field(default=20, ge=0)
     # How long a statement waits for a free connection before the request is answered 503
-    # `storage_busy` (with Retry-After) rather than being left to queue without end.
-    pool_timeout_s: float = Field(default=10.0, gt=0)
+    # `storage_busy` (with Retry-After) rather than being left to queue without end. Long: at a
+    # thousand answers in one process the event loop is so busy that a borrowed connection is
+    # held for seconds, and 10 s failed a quarter of them (bench/load.py, PostgreSQL); a slow
+    # first token is better than a refusal the client can do nothing about.
+    pool_timeout_s: float = Field(default=60.0, gt=0)
     # Connections older than this are replaced when next borrowed (for proxies and firewalls
     # that cut idle connections); unset keeps them.
     pool_recycle_s: int | None = Field(default=None, ge=1)
