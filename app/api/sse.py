@@ -70,7 +70,8 @@ class RunEventStream(EventSourceResponse):
             send_timeout=None,  # enforced by `_watch_sends`, not by a timer per send
         )
         self._send_timeout_s = send_timeout_s
-        self._sending_since: float | None = None
+        # When each send in progress began (a heartbeat may be sent beside an event).
+        self._sending: dict[object, float] = {}
         self._watch: asyncio.TimerHandle | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,7 +96,7 @@ class RunEventStream(EventSourceResponse):
     def _look(self, stream: anyio.CancelScope, loop: asyncio.AbstractEventLoop) -> None:
         """The watcher: end the stream if a send has waited too long, else look again later.
         A timer callback rather than a task: nothing to schedule between two looks."""
-        since = self._sending_since
+        since = min(self._sending.values(), default=None)
         if since is not None and loop.time() - since >= self._send_timeout_s:
             stream.cancel()
             return
@@ -103,11 +104,12 @@ class RunEventStream(EventSourceResponse):
 
     async def _send_with_timeout(self, send: Send, message: Message) -> None:
         # sse-starlette's one place for sending (events and heartbeats alike).
-        self._sending_since = asyncio.get_running_loop().time()
+        this = object()
+        self._sending[this] = asyncio.get_running_loop().time()
         try:
             await send(message)
         finally:
-            self._sending_since = None
+            del self._sending[this]
 
 
 def run_headers(session_id: object, message_id: object, run_id: object) -> dict[str, str]:
