@@ -16,6 +16,7 @@ from httpx_sse import aconnect_sse
 from app.core.settings import LLMSettings, Settings
 from tests.support.corpus import write_corpus
 from tests.support.pdfs import pdf_bytes, shared_stream_pdf
+from tests.support.processes import free_port, run_citestream
 from tests.support.server import serve
 from tests.support.sse import decode
 
@@ -139,40 +140,16 @@ async def test_a_pdf_ingested_by_the_cli_is_cited_by_page_until_deleted(tmp_path
     assert all(s["document"] != "travel-policy.pdf" for s in cited), cited
 
 
-def _failing_start(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """`citestream ARGS` with the environment `env`, on warnings-only logging."""
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "CITESTREAM_DATA_DIR": str(tmp_path / "data"),
-            "CITESTREAM_LLM__PROVIDER": "fake",
-            "CITESTREAM_SERVER__LOG_LEVEL": "warning",
-            **env,
-        },
-        timeout=120,
-        check=False,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # Nothing listens on a port that was free a moment ago; the password must not be printed.
 def _unreachable_postgres() -> str:
-    return f"postgresql+asyncpg://citestream:hunter2@127.0.0.1:{_free_port()}/citestream"
+    return f"postgresql+asyncpg://citestream:hunter2@127.0.0.1:{free_port()}/citestream"
 
 
 @pytest.mark.parametrize("command", [["serve"], ["db", "upgrade"], ["db", "downgrade"]])
 def test_an_unreachable_database_is_one_line_and_exit_1(tmp_path: Path, command: list[str]) -> None:
     url = _unreachable_postgres()
-    port = ["--port", str(_free_port())] if command == ["serve"] else []
-    result = _failing_start(*command, *port, tmp_path=tmp_path, CITESTREAM_DATABASE__URL=url)
+    port = ["--port", str(free_port())] if command == ["serve"] else []
+    result = run_citestream(*command, *port, tmp_path=tmp_path, CITESTREAM_DATABASE__URL=url)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [result.stderr.strip()], result.stderr
     assert result.stderr.startswith("error: cannot use the database at postgresql+asyncpg://")
@@ -181,7 +158,7 @@ def test_an_unreachable_database_is_one_line_and_exit_1(tmp_path: Path, command:
 
 
 def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
-    result = _failing_start("serve", tmp_path=tmp_path, CITESTREAM_SERVER__PORT="eighty")
+    result = run_citestream("serve", tmp_path=tmp_path, CITESTREAM_SERVER__PORT="eighty")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "error: invalid setting CITESTREAM_SERVER__PORT: Input should be a valid integer, "
@@ -194,7 +171,7 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = _failing_start("serve", "--port", str(port), tmp_path=tmp_path)
+        result = run_citestream("serve", "--port", str(port), tmp_path=tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [result.stderr.strip()], result.stderr
     assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")

@@ -16,25 +16,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.core.migrations import upgrade_to_head
 from app.memory.messages import MessageStatus
 from tests.conftest import MakeSettings
-from tests.support.processes import worker_processes
-from tests.support.services import redis_url
+from tests.support.processes import shared_state_env, worker_processes
 from tests.support.sse import answer_text, collect, sequence_numbers
 
 QUESTION = {"query": "How do I cancel a stream?"}
 
 
 def _env(make_settings: MakeSettings, postgres_url: str, tokens: int) -> dict[str, str]:
-    settings = make_settings(database_url=postgres_url)  # the test corpus, in PostgreSQL
-    return {
-        "CITESTREAM_DATA_DIR": str(settings.data_dir),
-        "CITESTREAM_DATABASE__URL": postgres_url,
-        "CITESTREAM_REDIS__URL": redis_url(),
-        "CITESTREAM_LLM__PROVIDER": "fake",
-        "CITESTREAM_LLM__FAKE_TOKENS": str(tokens),
-        "CITESTREAM_LLM__FAKE_DELAY_MS": "20",
-        "CITESTREAM_RUNS__LIVENESS_TTL_S": "1",
-        "CITESTREAM_SERVER__LOG_LEVEL": "warning",
-    }
+    return shared_state_env(make_settings, postgres_url, tokens=tokens, RUNS__LIVENESS_TTL_S="1")
 
 
 async def _metric(client: httpx.AsyncClient, url: str, name: str, **labels: str) -> float:

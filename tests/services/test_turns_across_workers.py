@@ -11,29 +11,15 @@ from httpx_sse import aconnect_sse
 
 from app.core.migrations import upgrade_to_head
 from tests.conftest import MakeSettings
-from tests.support.processes import Worker, worker_processes
-from tests.support.services import redis_url
+from tests.support.processes import Worker, shared_state_env, worker_processes
 from tests.support.sse import decode
-
-
-def _worker_env(make_settings: MakeSettings, postgres_url: str, delay_ms: int) -> dict[str, str]:
-    settings = make_settings(database_url=postgres_url)  # the test corpus, in PostgreSQL
-    return {
-        "CITESTREAM_DATA_DIR": str(settings.data_dir),
-        "CITESTREAM_DATABASE__URL": postgres_url,
-        "CITESTREAM_REDIS__URL": redis_url(),
-        "CITESTREAM_LLM__PROVIDER": "fake",
-        "CITESTREAM_LLM__FAKE_TOKENS": "32",
-        "CITESTREAM_LLM__FAKE_DELAY_MS": str(delay_ms),
-        "CITESTREAM_SERVER__LOG_LEVEL": "warning",
-    }
 
 
 async def test_a_session_answering_on_one_worker_is_a_conflict_on_another(
     make_settings: MakeSettings, postgres_url: str, tmp_path: Path
 ) -> None:
     await asyncio.to_thread(upgrade_to_head, postgres_url)
-    env = _worker_env(make_settings, postgres_url, delay_ms=30)
+    env = shared_state_env(make_settings, postgres_url, tokens=32, delay_ms=30)
     with worker_processes(2, env, tmp_path) as workers:
         first, second = (worker.url for worker in workers)
         async with httpx.AsyncClient(timeout=30) as client:
@@ -62,7 +48,7 @@ async def test_a_conversation_alternating_between_workers_keeps_every_turn_once_
     make_settings: MakeSettings, postgres_url: str, tmp_path: Path
 ) -> None:
     await asyncio.to_thread(upgrade_to_head, postgres_url)
-    env = _worker_env(make_settings, postgres_url, delay_ms=10)
+    env = shared_state_env(make_settings, postgres_url, tokens=32, delay_ms=10)
     questions = [f"Question {n} about cancelling a stream?" for n in range(6)]
     with worker_processes(2, env, tmp_path) as workers:
         async with httpx.AsyncClient(timeout=30) as client:

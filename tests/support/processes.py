@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -16,11 +16,58 @@ from typing import IO
 import httpx
 import psutil  # type: ignore[import-untyped]
 
+from app.core.settings import Settings
+from tests.support.services import redis_url
 
-def _free_port() -> int:
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def run_citestream(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`citestream ARGS`, expected to end on its own (a refusal, a failed start), with the fake
+    model, warnings-only logging and the further CITESTREAM_ variables `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "CITESTREAM_DATA_DIR": str(tmp_path / "data"),
+            "CITESTREAM_LLM__PROVIDER": "fake",
+            "CITESTREAM_SERVER__LOG_LEVEL": "warning",
+            **env,
+        },
+        timeout=120,
+        check=False,
+    )
+
+
+def shared_state_env(
+    make_settings: Callable[..., Settings],
+    postgres_url: str,
+    *,
+    tokens: int,
+    delay_ms: int = 20,
+    **settings: str,
+) -> dict[str, str]:
+    """The environment of server processes that share state as several workers do: the test
+    corpus in PostgreSQL, Redis, the fake model (`tokens` at `delay_ms`); `settings` are
+    further CITESTREAM_ variables (without the prefix, e.g. SERVER__DRAIN_S="2")."""
+    data_dir = make_settings(database_url=postgres_url).data_dir
+    return {
+        "CITESTREAM_DATA_DIR": str(data_dir),
+        "CITESTREAM_DATABASE__URL": postgres_url,
+        "CITESTREAM_REDIS__URL": redis_url(),
+        "CITESTREAM_LLM__PROVIDER": "fake",
+        "CITESTREAM_LLM__FAKE_TOKENS": str(tokens),
+        "CITESTREAM_LLM__FAKE_DELAY_MS": str(delay_ms),
+        "CITESTREAM_SERVER__LOG_LEVEL": "warning",
+        **{f"CITESTREAM_{name}": value for name, value in settings.items()},
+    }
 
 
 @dataclass
@@ -43,7 +90,7 @@ def worker_processes(count: int, env: dict[str, str], log_dir: Path) -> Iterator
     logs: list[IO[bytes]] = []
     try:
         for number in range(count):
-            port = _free_port()
+            port = free_port()
             log = (log_dir / f"worker-{number}.log").open("wb")
             logs.append(log)
             processes.append(
@@ -85,15 +132,8 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
 
 
 @dataclass
-class Workers:
+class Workers(Worker):
     """`citestream serve --workers N`: one parent process, its workers, one URL."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
     def served_by(self, response: httpx.Response) -> int:
         """The pid of the worker holding the (still open) connection `response` came on."""
@@ -110,7 +150,7 @@ class Workers:
 def serve_with_workers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[Workers]:
     """Start `citestream serve --workers count`, and return once each worker has answered
     /readyz with 200 (each request on a new connection, which any worker may accept)."""
-    port = _free_port()
+    port = free_port()
     with (log_dir / "workers.log").open("wb") as log:
         process = subprocess.Popen(
             [

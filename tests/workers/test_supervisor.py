@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import socket
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,7 +21,13 @@ from httpx_sse import aconnect_sse
 
 from app.core.migrations import upgrade_to_head
 from tests.conftest import MakeSettings
-from tests.support.processes import Workers, serve_with_workers
+from tests.support.processes import (
+    Workers,
+    free_port,
+    run_citestream,
+    serve_with_workers,
+    shared_state_env,
+)
 from tests.support.services import POSTGRES_ADMIN_DSN, redis_url
 from tests.support.sse import Received, answer_text, decode, sequence_numbers
 
@@ -33,17 +36,9 @@ DRAIN_S = 2
 
 
 def _env(make_settings: MakeSettings, postgres_url: str, tokens: int) -> dict[str, str]:
-    settings = make_settings(database_url=postgres_url)  # the test corpus, in PostgreSQL
-    return {
-        "CITESTREAM_DATA_DIR": str(settings.data_dir),
-        "CITESTREAM_DATABASE__URL": postgres_url,
-        "CITESTREAM_REDIS__URL": redis_url(),
-        "CITESTREAM_LLM__PROVIDER": "fake",
-        "CITESTREAM_LLM__FAKE_TOKENS": str(tokens),
-        "CITESTREAM_LLM__FAKE_DELAY_MS": "20",
-        "CITESTREAM_SERVER__DRAIN_S": str(DRAIN_S),
-        "CITESTREAM_SERVER__LOG_LEVEL": "warning",
-    }
+    return shared_state_env(
+        make_settings, postgres_url, tokens=tokens, SERVER__DRAIN_S=str(DRAIN_S)
+    )
 
 
 @contextlib.asynccontextmanager
@@ -207,28 +202,9 @@ def _worker_pids(workers: Workers) -> list[int]:
     raise AssertionError(f"only {found} accepted connections")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _serve(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """`citestream serve ARGS`, expected to stop on its own; warnings-only logging."""
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(_free_port()), *args],
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "CITESTREAM_DATA_DIR": str(tmp_path / "data"),
-            "CITESTREAM_LLM__PROVIDER": "fake",
-            "CITESTREAM_SERVER__LOG_LEVEL": "warning",
-            **env,
-        },
-        timeout=120,
-        check=False,
-    )
+    """`citestream serve ARGS`, expected to stop on its own."""
+    return run_citestream("serve", "--port", str(free_port()), *args, tmp_path=tmp_path, **env)
 
 
 SHARED_ONLY = (
