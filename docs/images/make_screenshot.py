@@ -6,6 +6,13 @@ Chromium (Debian's `chromium`, driven by Playwright) and saves the page. The mod
 environment configures (SmolLM2 by default); `CITESTREAM_LLM__PROVIDER=fake` draws it quickly.
 
     uv run python docs/images/make_screenshot.py [question] [collection]
+
+The committed picture was drawn with the fake model, whose fixed text happens to describe
+Citestream, over this documentation (SmolLM2-135M often answers without citing):
+
+    CITESTREAM_LLM__PROVIDER=fake CITESTREAM_LLM__FAKE_TOKENS=72 CITESTREAM_LLM__FAKE_DELAY_MS=15 \
+      uv run python docs/images/make_screenshot.py \
+      "How does Citestream stream an answer to a frontend?" default
 """
 
 from __future__ import annotations
