@@ -19,6 +19,7 @@ from tests.support.corpus import write_corpus
 from tests.support.keys import create_key
 from tests.support.knowledge import ingest_paths_now
 from tests.support.server import LiveServer, serve
+from tests.support.tcp_proxy import running_proxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -226,6 +227,29 @@ async def test_a_reload_mid_answer_resumes_it_with_nothing_repeated(site: Site, 
     assert same_text(text, stored["content"])
     assert len(text.split()) == FAKE_MODEL["fake_tokens"]
     assert await page.get_by_test_id("answer").count() == 1
+
+
+async def test_a_dropped_network_mid_answer_resumes_it_with_nothing_repeated(site: Site) -> None:
+    port = int(site.server.url.rsplit(":", 1)[1])
+    async with running_proxy(port) as proxy:
+        context = await site.browser.new_context()
+        try:
+            page = await context.new_page()
+            await page.goto(f"http://127.0.0.1:{proxy.port}/")  # the page's origin
+            await page.wait_for_selector("#collection option", state="attached")
+            await ask(page, "What do penguins huddle for?")
+            await words_at_least(page, 10)
+            await proxy.pause()  # the network drops: the stream is reset, reconnects are refused
+            await page.get_by_text("Cannot reach the server").wait_for(timeout=WAIT_MS)
+            await proxy.resume()
+            text = await answered(page)
+            session = await session_of(page)
+        finally:
+            await context.close()
+    stored = await stored_answer(site, session)
+    assert stored["status"] == "complete"
+    assert same_text(text, stored["content"])
+    assert len(text.split()) == FAKE_MODEL["fake_tokens"]
 
 
 async def test_an_uploaded_file_can_be_asked_about(page: Any) -> None:
