@@ -20,6 +20,7 @@ from app.api.openapi import publish_contract
 from app.api.problems import install_problem_handlers
 from app.api.request_ids import REQUEST_ID_HEADER, RequestIdMiddleware
 from app.api.url_limit import UrlLengthLimit
+from app.api.web import install_page
 from app.container import Container
 from app.core.settings import Settings
 from app.lifecycle import AppLifecycle
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(sessions.router, dependencies=api)
     app.include_router(documents.router, dependencies=api)
     app.include_router(auth.router)
+    # The chat page at `/`: outside the API (no principal needed to load it) and its schema.
+    install_page(app)
     publish_contract(app, settings)
     return app
 
