@@ -1,10 +1,13 @@
 """POST /api/ag-ui against a live server, every event parsed with the `ag_ui.core` models an
 AG-UI client uses: the order of a whole run, a thread that continues its session, a disconnect
-that stops the model, a cancel, bad input refused before any stream, and a failing model."""
+that stops the model, a cancel, bad input refused before any stream, and the documented client.
+(A failing model needs a server of its own: tests/api/test_ag_ui_failures.py.)"""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,10 +17,8 @@ import httpx
 import pytest
 import pytest_asyncio
 from ag_ui.core import (
-    CustomEvent,
     Event,
     EventType,
-    RunErrorEvent,
     RunFinishedEvent,
     RunStartedEvent,
     TextMessageContentEvent,
@@ -26,20 +27,18 @@ from ag_ui.core import (
 )
 from ag_ui.encoder import EventEncoder
 from httpx_sse import aconnect_sse
-from pydantic import TypeAdapter
 
 from app.core.settings import LLMSettings, Settings
-from tests.conftest import MakeSettings
+from tests.support.ag_ui import EVENTS, QUESTION, custom, run_events, run_input, text_of
 from tests.support.corpus import write_corpus
+from tests.support.doc_examples import example
 from tests.support.knowledge import ingest_paths_now
-from tests.support.llms import BrokenLLM
 from tests.support.server import LiveServer, serve
 
 # One event loop for the module, so that its servers are started once and shared.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
-QUESTION = "How do I cancel a stream?"
+DOCUMENTED_URL = "http://127.0.0.1:8000"
 
 
 def _settings(root: Path, *, tokens: int, delay_ms: float) -> Settings:
@@ -54,59 +53,11 @@ def _settings(root: Path, *, tokens: int, delay_ms: float) -> Settings:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
-    """Short answers: whole runs in a fraction of a second."""
-    settings = _settings(tmp_path_factory.mktemp("ag-ui"), tokens=12, delay_ms=2)
+    """Answers of about a second: short enough to run whole, long enough to leave or cancel.
+    One server at a time in a process: each wires the routers to its own container."""
+    settings = _settings(tmp_path_factory.mktemp("ag-ui"), tokens=80, delay_ms=15)
     async with serve(settings) as live:
         yield live
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def slow_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
-    """Answers of 4 s, to leave or cancel in the middle of."""
-    settings = _settings(tmp_path_factory.mktemp("ag-ui-slow"), tokens=400, delay_ms=10)
-    async with serve(settings) as live:
-        yield live
-
-
-def run_input(thread_id: str, text: str = QUESTION, **extra: Any) -> dict[str, Any]:
-    """A RunAgentInput as an AG-UI client sends it: the whole thread, the new question last."""
-    return {
-        "threadId": thread_id,
-        "runId": f"run-{uuid.uuid4()}",
-        "state": {},
-        "messages": [
-            {"id": "m1", "role": "user", "content": "An earlier question, not ours to read"},
-            {"id": "m2", "role": "assistant", "content": "An earlier answer"},
-            {"id": "m3", "role": "user", "content": text},
-        ],
-        "tools": [],
-        "context": [],
-        "forwardedProps": {},
-        **extra,
-    }
-
-
-async def run_events(
-    client: httpx.AsyncClient, body: dict[str, Any], *, stop_after: int | None = None
-) -> tuple[httpx.Response, list[Event]]:
-    """Every event of a run, each validated by the AG-UI models (or the first `stop_after`)."""
-    events: list[Event] = []
-    async with aconnect_sse(client, "POST", "/api/ag-ui", json=body) as source:
-        source.response.raise_for_status()
-        async for sse in source.aiter_sse():
-            events.append(EVENTS.validate_json(sse.data))
-            if stop_after is not None and len(events) >= stop_after:
-                break
-    return source.response, events
-
-
-def text_of(events: list[Event]) -> str:
-    return "".join(e.delta for e in events if isinstance(e, TextMessageContentEvent))
-
-
-def custom(events: list[Event], name: str) -> Any:
-    (value,) = [e.value for e in events if isinstance(e, CustomEvent) and e.name == name]
-    return value
 
 
 async def test_a_run_streams_the_answer_then_its_sources_then_finishes(
@@ -210,18 +161,18 @@ async def test_an_unknown_collection_is_not_found_before_any_stream(server: Live
 
 
 async def test_leaving_mid_answer_cancels_the_run_and_stops_the_model(
-    slow_server: LiveServer,
+    server: LiveServer,
 ) -> None:
-    cancels = await slow_server.metric("citestream_run_cancels_total", origin="disconnect")
-    async with slow_server.client() as client:
+    cancels = await server.metric("citestream_run_cancels_total", origin="disconnect")
+    async with server.client() as client:
         # RUN_STARTED, citestream.run, TEXT_MESSAGE_START and a few pieces of the answer.
         _, events = await run_events(client, run_input(f"thread-{uuid.uuid4()}"), stop_after=6)
-        await slow_server.wait_for_metric(
+        await server.wait_for_metric(
             "citestream_run_cancels_total", cancels + 1, origin="disconnect"
         )
-        settled = await slow_server.metric("citestream_llm_tokens_total")
-        await asyncio.sleep(0.3)  # 30 token-times: a model still running would show
-        produced = await slow_server.metric("citestream_llm_tokens_total")
+        settled = await server.metric("citestream_llm_tokens_total")
+        await asyncio.sleep(0.3)  # 20 token-times: a model still running would show
+        produced = await server.metric("citestream_llm_tokens_total")
         session_id = custom(events, "citestream.run")["session_id"]
         session = (await client.get(f"/api/sessions/{session_id}")).json()
 
@@ -232,9 +183,9 @@ async def test_leaving_mid_answer_cancels_the_run_and_stops_the_model(
 
 
 async def test_a_cancelled_run_finishes_with_the_cancelled_outcome(
-    slow_server: LiveServer,
+    server: LiveServer,
 ) -> None:
-    async with slow_server.client() as client:
+    async with server.client() as client:
         body = run_input(f"thread-{uuid.uuid4()}")
         cancels: list[httpx.Response] = []
         events: list[Event] = []
@@ -253,21 +204,19 @@ async def test_a_cancelled_run_finishes_with_the_cancelled_outcome(
     assert finished.outcome.type == "cancelled"
 
 
-async def test_a_model_failure_ends_the_message_then_the_run_with_an_error(
-    make_settings: MakeSettings,
-) -> None:
-    async with (
-        serve(make_settings(), llm=BrokenLLM(good_tokens=3)) as server,
-        server.client() as client,
-    ):
-        _, events = await run_events(client, run_input(f"thread-{uuid.uuid4()}"))
-
-    assert [e.type for e in events[-2:]] == [EventType.TEXT_MESSAGE_END, EventType.RUN_ERROR]
-    error = events[-1]
-    assert isinstance(error, RunErrorEvent)
-    assert (error.code, error.message) == (
-        "llm_error",
-        "The language model failed while answering.",
+async def test_the_documented_python_client_runs_as_written(server: LiveServer) -> None:
+    code = example("docs/clients-agui-streamlit.md", "python", "/api/ag-ui")
+    assert DOCUMENTED_URL in code
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code.replace(DOCUMENTED_URL, server.url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert text_of(events) == "token0 token1 token2 "
-    assert not any(isinstance(e, RunFinishedEvent) for e in events)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+
+    assert process.returncode == 0, err.decode()
+    answer, sources = out.decode().rstrip("\n").split("\nSources: ")
+    assert answer.startswith("Citestream streams each token")
+    assert ast.literal_eval(sources) == ["cancellation.md"]
