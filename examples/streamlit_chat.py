@@ -65,8 +65,10 @@ def without_footer(pieces: Iterator[str]) -> Iterator[str]:
             if marker in held:
                 text, _, rest = held.partition(marker)
                 yield text
+                # Read to the end: the response is whole, and the answer stored, before the
+                # page asks for its sources.
+                rest += "".join(pieces)
                 if marker == ERROR_LINE:
-                    rest += "".join(pieces)
                     raise CitestreamError(rest.partition("] ")[2].strip())
                 return
         keep = len(SOURCES_FOOTER) - 1
