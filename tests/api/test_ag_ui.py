@@ -160,6 +160,19 @@ async def test_an_unknown_collection_is_not_found_before_any_stream(server: Live
     assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_a_thread_answers_one_question_at_a_time(server: LiveServer) -> None:
+    thread = f"thread-{uuid.uuid4()}"
+    async with (
+        server.client() as client,
+        aconnect_sse(client, "POST", "/api/ag-ui", json=run_input(thread)) as first,
+    ):
+        async for _ in first.aiter_sse():  # RUN_STARTED: the first answer is under way
+            break
+        second = await client.post("/api/ag-ui", json=run_input(thread, "Another question?"))
+
+    assert (second.status_code, second.json()["code"]) == (409, "conflict")
+
+
 async def test_leaving_mid_answer_cancels_the_run_and_stops_the_model(
     server: LiveServer,
 ) -> None:
