@@ -2,7 +2,7 @@
 # Everything else is installed by these targets from the project's own files.
 
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
-CODE = app tests alembic bench
+CODE = app tests alembic bench examples
 
 .PHONY: run test install uv browser lint typecheck layers bench load
 

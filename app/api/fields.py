@@ -24,10 +24,16 @@ NOT_BLANK_PATTERN = "^[^\\x00]*\\S[^\\x00]*$"
 MAX_OFFSET = 2**31 - 1
 
 
-def _storable(text: str) -> str:
+def unstorable_character(text: str) -> str | None:
+    """The first character of `text` that cannot be stored, as `U+XXXX`; None if there is none.
+    For text that arrives inside a model whose fields are not ours (AG-UI's)."""
     found = _UNSTORABLE.search(text)
-    if found is not None:
-        character = f"U+{ord(found.group()):04X}"
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def _storable(text: str) -> str:
+    character = unstorable_character(text)
+    if character is not None:
         raise PydanticCustomError(
             "unstorable_character",
             "The text contains {character}, which cannot be stored; remove it.",
