@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from app.api.openai_errors import document_openai_errors, speaks_openai
+from app.api.openai_schemas import OpenAIError
 from app.api.openapi_links import add_links
 from app.api.problems import PROBLEM_JSON, Problem
 from app.api.stream_schemas import ErrorData, MessageData, MetaData, Source
@@ -197,7 +199,7 @@ def complete_error_responses(schema: dict[str, Any]) -> None:
         _no_null_parameters(operation)
         responses: dict[str, Any] = operation.setdefault("responses", {})
         _add_missing(responses, _EVERY_ROUTE)
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or speaks_openai(path):
             _add_missing(responses, _EVERY_API_ROUTE)
         if "requestBody" in operation:
             _add_missing(responses, _EVERY_REQUEST_BODY)
@@ -214,6 +216,8 @@ def complete_error_responses(schema: dict[str, Any]) -> None:
                 entry["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
             if entry.get("description") == "Validation Error":  # FastAPI's words
                 entry["description"] = PROBLEM_STATUSES[422]
+        if speaks_openai(path):
+            document_openai_errors(responses)
     components = schema.get("components", {}).get("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
@@ -243,7 +247,9 @@ def publish_contract(app: FastAPI, settings: Settings) -> None:
             return app.openapi_schema
         schema = original()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        models: list[type[BaseModel]] = [MetaData, MessageData, Source, ErrorData, Problem]
+        models: list[type[BaseModel]] = [
+            MetaData, MessageData, Source, ErrorData, Problem, OpenAIError
+        ]  # fmt: skip
         _, definitions = models_json_schema(
             [(model, "serialization") for model in models],
             ref_template="#/components/schemas/{model}",
