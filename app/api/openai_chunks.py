@@ -5,10 +5,9 @@ citations as `url_citation` annotations on its `[n]` markers."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sse_starlette import ServerSentEvent
 
@@ -18,6 +17,7 @@ from app.api.openai_schemas import (
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
+    ChatCompletionRequest,
     Choice,
     ChunkChoice,
     Delta,
@@ -26,6 +26,7 @@ from app.api.openai_schemas import (
 )
 from app.api.sse import Batches
 from app.core.citations import Citation
+from app.core.runs import RunRecord
 from app.services.answer_events import AnswerDelta, AnswerFailed, AnswerSources, AnswerStarted
 from app.services.chat import Answer
 from app.services.token_usage import token_usage
@@ -40,12 +41,25 @@ class Completion:
 
     message_id: uuid.UUID
     model: str
+    created: int
     # Absolute, ending in `/`: `{base_url}api/documents/`.
     documents_url: str
     # The text of the messages sent, counted for `usage.prompt_tokens`.
     sent: Sequence[str]
     include_usage: bool = False
-    created: int = field(default_factory=lambda: int(time.time()))
+
+    @classmethod
+    def of(cls, request: ChatCompletionRequest, run: RunRecord, base_url: str) -> Completion:
+        """The completion that answers `request` with `run`."""
+        options = request.stream_options
+        return cls(
+            message_id=run.message_id,
+            model=request.model,
+            created=int(run.created_at.timestamp()),
+            documents_url=f"{base_url}api/documents/",
+            sent=[message.text() for message in request.messages],
+            include_usage=options is not None and options.include_usage,
+        )
 
     @property
     def id(self) -> str:

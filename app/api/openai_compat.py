@@ -14,7 +14,7 @@ from app.api.openai_schemas import ChatCompletion, ChatCompletionRequest, ModelL
 from app.api.openapi import QUESTION_ERRORS, problem_responses
 from app.api.provide import Provide
 from app.api.readiness import REQUIRE_READY
-from app.api.sse import RunEventStream, run_headers
+from app.api.sse import SSE_HEADERS, RunEventStream, run_headers
 from app.container import Container
 from app.core.runs import CancelOrigin
 from app.core.settings import Settings
@@ -37,7 +37,29 @@ _COMPLETION_ERRORS = {
 }
 _STREAM = {
     "text/event-stream": {
-        "schema": {"type": "string"},
+        # One `data:` frame each, no event names: a chunk, an error object after a failure,
+        # and `[DONE]` last.
+        "itemSchema": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "anyOf": [
+                        {"const": "[DONE]"},
+                        {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": {
+                                "anyOf": [
+                                    {"$ref": "#/components/schemas/ChatCompletionChunk"},
+                                    {"$ref": "#/components/schemas/OpenAIError"},
+                                ]
+                            },
+                        },
+                    ]
+                }
+            },
+        },
         "example": 'data: {"id": "chatcmpl-…", "object": "chat.completion.chunk", …}\n\n'
         "data: [DONE]\n\n",
     }
@@ -80,21 +102,15 @@ async def chat_completions(
     batches = await runs.follow(
         record.run_id, principal=principal, cancel_on_close=CancelOrigin.DISCONNECT
     )
-    completion = Completion(
-        message_id=record.message_id,
-        model=body.model,
-        documents_url=f"{request.base_url}api/documents/",
-        sent=[message.text for message in sent],
-        include_usage=body.stream_options is not None and body.stream_options.include_usage,
-    )
-    headers = run_headers(record.session_id, record.message_id, record.run_id)
+    completion = Completion.of(body, record, str(request.base_url))
+    ids = run_headers(record.session_id, record.message_id, record.run_id)
     if body.stream:
         return RunEventStream(
             completion_chunks(batches, completion),
             heartbeat_s=settings.chat.heartbeat_s,
             send_timeout_s=settings.chat.send_timeout_s,
-            headers=headers,
+            headers=ids,
         )
-    response.headers.update({k: v for k, v in headers.items() if k.startswith("X-")})
+    response.headers.update({name: value for name, value in ids.items() if name not in SSE_HEADERS})
     answer = await unless_client_leaves(request, collect_answer(batches))
     return whole_completion(answer, completion)

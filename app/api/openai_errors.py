@@ -74,12 +74,17 @@ def retold(problem: JSONResponse, error: Exception | None = None) -> JSONRespons
     return JSONResponse(OpenAIError(error=detail).model_dump(), status_code=status, headers=headers)
 
 
+# A URL too long is refused before any route or handler runs (app/api/url_limit.py, and
+# uvicorn's parser, app/server.py): problem+json whatever the path.
+_ALWAYS_PROBLEM = "414"
+
+
 def document_openai_errors(responses: dict[str, Any]) -> None:
     """A `/v1/` operation's error responses in `/openapi.json`: OpenAI errors, 400 not 422."""
     if "422" in responses:
         responses.setdefault("400", responses.pop("422"))
     for status, entry in responses.items():
-        if status.isdigit() and int(status) >= 400:
+        if status.isdigit() and int(status) >= 400 and status != _ALWAYS_PROBLEM:
             entry["content"] = {"application/json": {"schema": _ERROR_REF}}
     if "400" in responses:
         responses["400"]["description"] = (

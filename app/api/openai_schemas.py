@@ -11,14 +11,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.fields import StorableStr
 from app.core.names import DEFAULT_COLLECTION
 
+# Requests take JSON's own types only: `"include_usage": 0` is an error, not a false.
+_STRICT = ConfigDict(strict=True)
+
 
 class TextPart(BaseModel):
     """A text part of a message's content (the only kind Citestream reads)."""
+
+    model_config = _STRICT
 
     type: Literal["text"] = Field(description="Only `text`: Citestream reads no images or audio.")
     text: StorableStr
@@ -26,6 +31,8 @@ class TextPart(BaseModel):
 
 class ChatMessage(BaseModel):
     """One message of the conversation."""
+
+    model_config = _STRICT
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: StorableStr | list[TextPart] | None = Field(
@@ -40,6 +47,8 @@ class ChatMessage(BaseModel):
 
 
 class StreamOptions(BaseModel):
+    model_config = _STRICT
+
     include_usage: bool = Field(
         default=False, description="Send a last chunk with `usage` and no choices."
     )
@@ -48,8 +57,9 @@ class StreamOptions(BaseModel):
 class ChatCompletionRequest(BaseModel):
     """A chat completion request. Other OpenAI parameters are accepted and ignored."""
 
-    model_config = {
-        "json_schema_extra": {
+    model_config = ConfigDict(
+        strict=True,
+        json_schema_extra={
             "examples": [
                 {
                     "model": "default",
@@ -57,8 +67,8 @@ class ChatCompletionRequest(BaseModel):
                     "stream": True,
                 }
             ]
-        }
-    }
+        },
+    )
 
     model: str = Field(description="The collection to answer from (see `GET /v1/models`).")
     messages: list[ChatMessage] = Field(
@@ -71,7 +81,9 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     n: int | None = Field(default=None, ge=1, le=1, description="Only 1: one answer each time.")
     tools: list[dict[str, Any]] | None = Field(
-        default=None, description="Not supported: Citestream answers from documents only."
+        default=None,
+        description="Not supported: Citestream answers from documents only (null or `[]`).",
+        json_schema_extra={"maxItems": 0},
     )
 
     @field_validator("tools")

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.api.openai_errors import document_openai_errors, speaks_openai
-from app.api.openai_schemas import OpenAIError
+from app.api.openai_schemas import ChatCompletionChunk, OpenAIError
 from app.api.openapi_links import add_links
 from app.api.problems import PROBLEM_JSON, Problem
 from app.api.stream_schemas import ErrorData, MessageData, MetaData, Source
@@ -248,7 +248,7 @@ def publish_contract(app: FastAPI, settings: Settings) -> None:
         schema = original()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         models: list[type[BaseModel]] = [
-            MetaData, MessageData, Source, ErrorData, Problem, OpenAIError
+            MetaData, MessageData, Source, ErrorData, Problem, OpenAIError, ChatCompletionChunk
         ]  # fmt: skip
         _, definitions = models_json_schema(
             [(model, "serialization") for model in models],

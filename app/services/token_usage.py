@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from llama_index.core.utils import get_tokenizer
-
 
 @dataclass(frozen=True)
 class TokenUsage:
@@ -25,6 +23,9 @@ def token_usage(sent: Iterable[str], answer: str) -> TokenUsage:
     the one that packs our prompts). Not the model's own tokenizer, and not the whole prompt
     the model read (that adds the retrieved passages and our instructions): a stable,
     model-independent measure of the conversation itself."""
+    # Imported here: the app (and the CLI) start without LlamaIndex, which the model loads.
+    from llama_index.core.utils import get_tokenizer
+
     encode = get_tokenizer()
     return TokenUsage(
         prompt_tokens=sum(len(encode(text)) for text in sent),

@@ -5,6 +5,7 @@ with URLs that open the passage, conversations sent whole, stopping, and OpenAI-
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,11 @@ async def test_the_models_are_the_collections_with_default_always(
 async def test_a_whole_answer_cites_passages_whose_urls_open(
     client: openai.AsyncOpenAI,
 ) -> None:
-    completion = await client.chat.completions.create(model="handbook", messages=ASK)
+    raw = await client.chat.completions.with_raw_response.create(model="handbook", messages=ASK)
+    completion = raw.parse()
+    assert completion.id == f"chatcmpl-{uuid.UUID(raw.headers['x-message-id']).hex}"
+    assert raw.headers["x-session-id"]
+    assert "x-accel-buffering" not in raw.headers
     choice = completion.choices[0]
     content = choice.message.content or ""
     assert choice.finish_reason == "stop"

@@ -46,6 +46,9 @@ MAX_EXAMPLES = 40
 # Content the schema cannot express (a file's bytes must be UTF-8 text or a PDF, and two files
 # of one upload may not share a name) makes valid-looking uploads fail with 422 or 415.
 _UPLOAD = "POST /api/documents"
+# OpenAI's request schema cannot say every rule a request must follow (the last message is the
+# user's question, and not blank): a schema-valid request may get a 400 there.
+_NOT_ALL_RULES_IN_SCHEMA = (_UPLOAD, "POST /v1/chat/completions")
 
 
 def contract_config() -> schemathesis.Config:
@@ -129,7 +132,7 @@ def test_every_answer_is_what_the_contract_says(
     case: schemathesis.Case[Any], contract_url: str, api_headers: dict[str, str]
 ) -> None:
     excluded: list[schemathesis.CheckFunction] = []
-    if case.operation.label == _UPLOAD:
+    if case.operation.label in _NOT_ALL_RULES_IN_SCHEMA:
         excluded.append(openapi_checks.positive_data_acceptance)
     case.call_and_validate(base_url=contract_url, headers=api_headers, excluded_checks=excluded)
 
@@ -146,7 +149,7 @@ def _validate_recording(
     try:
         case.validate_response(
             response,
-            excluded_checks=excluded if case.operation.label == _UPLOAD else None,
+            excluded_checks=excluded if case.operation.label in _NOT_ALL_RULES_IN_SCHEMA else None,
             transport_kwargs=transport_kwargs,
         )
     except Exception as failure:
