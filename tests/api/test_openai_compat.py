@@ -5,6 +5,7 @@ with URLs that open the passage, conversations sent whole, stopping, and OpenAI-
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.core.settings import LLMSettings, Settings
 from tests.conftest import MakeSettings
+from tests.support.doc_examples import example
 from tests.support.llms import CONDENSE_MARKER, BrokenLLM, ScriptedLLM
 from tests.support.server import LiveServer, serve
 from tests.support.threaded_server import serve_in_thread
@@ -30,12 +32,13 @@ HANDBOOK = (
 )
 QUESTION = "What does the source event contain?"
 CANCELS = "citestream_run_cancels_total"
+DOCUMENTED_URL = "http://127.0.0.1:8000"
 ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": QUESTION}]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One server for the module, with one page uploaded into the collection `handbook`."""
+    """One server for the module, with one page uploaded into `handbook` and `default`."""
     root = tmp_path_factory.mktemp("openai")
     settings = Settings(
         _env_file=None,
@@ -44,13 +47,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     )
     with serve_in_thread(settings) as live:
         page = ("source-event.md", HANDBOOK.encode(), "text/markdown")
-        uploaded = httpx.post(
-            f"{live.url}/api/documents",
-            files=[("files", page)],
-            data={"collection": "handbook"},
-            timeout=120,
-        )
-        assert uploaded.status_code < 300, uploaded.text
+        for collection in ("handbook", "default"):  # `default`: what the documented example asks
+            uploaded = httpx.post(
+                f"{live.url}/api/documents",
+                files=[("files", page)],
+                data={"collection": collection},
+                timeout=120,
+            )
+            assert uploaded.status_code < 300, uploaded.text
         yield live
 
 
@@ -139,6 +143,24 @@ async def test_a_stream_ends_with_stop_annotations_and_usage(
     assert usage.usage is not None
     assert usage.usage.total_tokens == usage.usage.prompt_tokens + usage.usage.completion_tokens
     assert len({chunk.id for chunk in chunks}) == 1
+
+
+async def test_the_documented_example_prints_the_answer_and_its_citations(
+    server: LiveServer,
+) -> None:
+    code = example("docs/clients-openai.md", "python", "client.chat.completions.create")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code.replace(DOCUMENTED_URL, server.url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    printed = out.decode()
+    assert "[1]" in printed.splitlines()[0]
+    assert f"[1] The source event: {server.url}/api/documents/" in printed
 
 
 async def test_closing_a_stream_early_stops_the_model(
@@ -238,6 +260,22 @@ async def test_a_stream_that_fails_midway_ends_with_an_error_the_client_raises(
     assert isinstance(raised.value.body, dict)
     assert raised.value.body["code"] == "llm_error"
     assert "model.py" not in raised.value.message  # no internals
+
+
+async def test_an_unknown_key_is_an_authentication_error(make_settings: MakeSettings) -> None:
+    async with (
+        serve(make_settings(auth={"required": True})) as server,
+        openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key="wrong", max_retries=0) as client,
+    ):
+        with pytest.raises(openai.AuthenticationError) as raised:
+            await client.chat.completions.create(model="default", messages=ASK)
+    assert raised.value.response.headers["www-authenticate"].startswith("Bearer")
+    assert raised.value.body == {
+        "message": "The API key is unknown or revoked.",
+        "type": "authentication_error",
+        "code": "unauthenticated",
+        "param": None,
+    }
 
 
 async def _read_into(received: list[str], stream: openai.AsyncStream[ChatCompletionChunk]) -> None:
