@@ -57,7 +57,7 @@ class Completion:
             model=request.model,
             created=int(run.created_at.timestamp()),
             documents_url=f"{base_url}api/documents/",
-            sent=[message.text() for message in request.messages],
+            sent=[message.text for message in request.sent_messages()],
             include_usage=options is not None and options.include_usage,
         )
 

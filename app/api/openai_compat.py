@@ -21,7 +21,7 @@ from app.core.settings import Settings
 from app.services.chat import collect_answer
 from app.services.documents import DocumentService
 from app.services.runs import RunService
-from app.services.sent_conversations import SentMessage, split_conversation
+from app.services.sent_conversations import split_conversation
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -94,8 +94,7 @@ async def chat_completions(
     With `stream: true` the answer streams as `chat.completion.chunk` frames ending with
     `data: [DONE]`; closing the connection stops the answer, streamed or not.
     """
-    sent = [SentMessage(message.role, message.text()) for message in body.messages]
-    conversation = split_conversation(sent, field_name="messages")
+    conversation = split_conversation(body.sent_messages(), field_name="messages")
     record = await runs.start(
         conversation.question, None, body.model, principal=principal, history=conversation.history
     )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.fields import StorableStr
 from app.core.names import DEFAULT_COLLECTION
+from app.services.sent_conversations import SentMessage
 
 # Requests take JSON's own types only: `"include_usage": 0` is an error, not a false.
 _STRICT = ConfigDict(strict=True)
@@ -85,6 +86,10 @@ class ChatCompletionRequest(BaseModel):
         description="Not supported: Citestream answers from documents only (null or `[]`).",
         json_schema_extra={"maxItems": 0},
     )
+
+    def sent_messages(self) -> list[SentMessage]:
+        """The messages, each reduced to its role and text."""
+        return [SentMessage(message.role, message.text()) for message in self.messages]
 
     @field_validator("tools")
     @classmethod

@@ -4,7 +4,8 @@ Every error is problem+json (app/api/problems.py). Routers name the statuses the
 with `problem_responses(...)`; `publish_contract` then makes the whole document tell the truth:
 FastAPI's own 422 (`HTTPValidationError`, application/json) becomes the Problem it really is,
 and the statuses that cross-cutting guards answer on every API route (credentials, admission,
-readiness, body limits) are listed once here instead of in each router.
+readiness, body limits) are listed once here instead of in each router. Under `/v1/` the same
+statuses are documented as OpenAI error objects, with 400 for 422 (app/api/openai_errors.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Render every error once, as RFC 9457 `application/problem+json`."""
+"""Render every error once, as RFC 9457 `application/problem+json` (retold as OpenAI's error
+objects for requests under `/v1/`, app/api/openai_errors.py)."""
 
 from __future__ import annotations
 

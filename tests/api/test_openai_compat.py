@@ -17,7 +17,7 @@ import pytest
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.core.settings import LLMSettings, Settings
+from app.core.settings import ChatSettings, LLMSettings, Settings
 from tests.conftest import MakeSettings
 from tests.support.doc_examples import example
 from tests.support.llms import CONDENSE_MARKER, BrokenLLM, ScriptedLLM
@@ -44,6 +44,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         _env_file=None,
         data_dir=root / "data",
         llm=LLMSettings(provider="fake", fake_tokens=TOKENS, fake_delay_ms=20),
+        # Heartbeats between the chunks of every stream: the client must skip them.
+        chat=ChatSettings(heartbeat_s=0.1),
     )
     with serve_in_thread(settings) as live:
         page = ("source-event.md", HANDBOOK.encode(), "text/markdown")
