@@ -5,6 +5,7 @@ with URLs that open the passage, conversations sent whole, stopping, and OpenAI-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +33,7 @@ HANDBOOK = (
 )
 QUESTION = "What does the source event contain?"
 CANCELS = "citestream_run_cancels_total"
+TOKENS_METRIC = "citestream_llm_tokens_total"
 DOCUMENTED_URL = "http://127.0.0.1:8000"
 ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": QUESTION}]
 
@@ -169,18 +171,38 @@ async def test_closing_a_stream_early_stops_the_model(
     server: LiveServer, client: openai.AsyncOpenAI
 ) -> None:
     cancels = await _metric(server.url, CANCELS, origin="disconnect")
-    tokens = await _metric(server.url, "citestream_llm_tokens_total")
+    tokens = await _metric(server.url, TOKENS_METRIC)
     stream = await client.chat.completions.create(model="handbook", messages=ASK, stream=True)
     async for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             break
     await stream.close()
+    await _assert_model_stopped(server, cancels, tokens)
+
+
+async def test_leaving_a_whole_answer_early_stops_the_model(
+    server: LiveServer, client: openai.AsyncOpenAI
+) -> None:
+    cancels = await _metric(server.url, CANCELS, origin="disconnect")
+    tokens = await _metric(server.url, TOKENS_METRIC)
+    asking = asyncio.create_task(client.chat.completions.create(model="handbook", messages=ASK))
+    async with asyncio.timeout(30):
+        while await _metric(server.url, TOKENS_METRIC) == tokens:  # noqa: ASYNC110 - polling over HTTP
+            await asyncio.sleep(0.01)
+    asking.cancel()  # the model is writing: the client goes away
+    with contextlib.suppress(asyncio.CancelledError):
+        await asking
+    await _assert_model_stopped(server, cancels, tokens)
+
+
+async def _assert_model_stopped(server: LiveServer, cancels: float, tokens: float) -> None:
+    """The run was cancelled for its client leaving, and the model wrote nothing since."""
     async with asyncio.timeout(30):
         while await _metric(server.url, CANCELS, origin="disconnect") == cancels:  # noqa: ASYNC110 - polling over HTTP
             await asyncio.sleep(0.02)
-    settled = await _metric(server.url, "citestream_llm_tokens_total")
+    settled = await _metric(server.url, TOKENS_METRIC)
     await asyncio.sleep(0.5)  # 25 token-times: a model still writing would show
-    assert await _metric(server.url, "citestream_llm_tokens_total") == settled < tokens + TOKENS
+    assert await _metric(server.url, TOKENS_METRIC) == settled < tokens + TOKENS
 
 
 @pytest.mark.parametrize(
