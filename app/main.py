@@ -20,6 +20,7 @@ from app.api import (
     documents,
     health,
     identity,
+    openai_compat,
     readiness,
     runs,
     sessions,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             documents,
             health,
             identity,
+            openai_compat,
             readiness,
             runs,
             sessions,
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(health.router)
     app.include_router(sessions.router, dependencies=api)
     app.include_router(documents.router, dependencies=api)
+    app.include_router(openai_compat.router, dependencies=api)
     app.include_router(auth.router)
     # The chat page at `/`: outside the API (no principal needed to load it) and its schema.
     install_page(app)

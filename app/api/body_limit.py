@@ -13,6 +13,7 @@ from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.openai_errors import retold, speaks_openai
 from app.api.problems import problem
 
 SETTING = "CITESTREAM_LIMITS__MAX_BODY_BYTES"
@@ -77,6 +78,8 @@ class BodyLimit:
             f"The request body is larger than {self._max_bytes} bytes, the limit ({SETTING}).",
             "payload_too_large",
         )
+        if speaks_openai(scope["path"]):
+            response = retold(response)
         # The unread rest of the body makes the connection unusable for another request.
         response.headers["Connection"] = "close"
         await response(scope, receive, send)

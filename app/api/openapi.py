@@ -4,7 +4,8 @@ Every error is problem+json (app/api/problems.py). Routers name the statuses the
 with `problem_responses(...)`; `publish_contract` then makes the whole document tell the truth:
 FastAPI's own 422 (`HTTPValidationError`, application/json) becomes the Problem it really is,
 and the statuses that cross-cutting guards answer on every API route (credentials, admission,
-readiness, body limits) are listed once here instead of in each router.
+readiness, body limits) are listed once here instead of in each router. Under `/v1/` the same
+statuses are documented as OpenAI error objects, with 400 for 422 (app/api/openai_errors.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from app.api.openai_errors import document_openai_errors, speaks_openai
+from app.api.openai_schemas import ChatCompletionChunk, OpenAIError
 from app.api.openapi_links import add_links
 from app.api.problems import PROBLEM_JSON, Problem
 from app.api.stream_schemas import ErrorData, MessageData, MetaData, Source
@@ -197,7 +200,7 @@ def complete_error_responses(schema: dict[str, Any]) -> None:
         _no_null_parameters(operation)
         responses: dict[str, Any] = operation.setdefault("responses", {})
         _add_missing(responses, _EVERY_ROUTE)
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or speaks_openai(path):
             _add_missing(responses, _EVERY_API_ROUTE)
         if "requestBody" in operation:
             _add_missing(responses, _EVERY_REQUEST_BODY)
@@ -214,6 +217,8 @@ def complete_error_responses(schema: dict[str, Any]) -> None:
                 entry["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
             if entry.get("description") == "Validation Error":  # FastAPI's words
                 entry["description"] = PROBLEM_STATUSES[422]
+        if speaks_openai(path):
+            document_openai_errors(responses)
     components = schema.get("components", {}).get("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
@@ -243,7 +248,9 @@ def publish_contract(app: FastAPI, settings: Settings) -> None:
             return app.openapi_schema
         schema = original()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        models: list[type[BaseModel]] = [MetaData, MessageData, Source, ErrorData, Problem]
+        models: list[type[BaseModel]] = [
+            MetaData, MessageData, Source, ErrorData, Problem, OpenAIError, ChatCompletionChunk
+        ]  # fmt: skip
         _, definitions = models_json_schema(
             [(model, "serialization") for model in models],
             ref_template="#/components/schemas/{model}",

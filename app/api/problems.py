@@ -1,11 +1,12 @@
-"""Render every error once, as RFC 9457 `application/problem+json`."""
+"""Render every error once, as RFC 9457 `application/problem+json` (retold as OpenAI's error
+objects for requests under `/v1/`, app/api/openai_errors.py)."""
 
 from __future__ import annotations
 
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.openai_errors import retold, speaks_openai
 from app.core.errors import CitestreamError
 
 logger = logging.getLogger(__name__)
@@ -165,9 +167,27 @@ async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse
     return problem(500, "Internal error", "Something went wrong on our side.", "internal_error")
 
 
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _in_the_callers_dialect(handler: Handler) -> Handler:
+    """The handler's problem, retold as an OpenAI error for a request under `/v1/`."""
+
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        response = await handler(request, error)
+        return retold(response, error) if speaks_openai(request.url.path) else response
+
+    return handle
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error response problem+json, without internals."""
-    app.add_exception_handler(CitestreamError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    """Make every error response problem+json (OpenAI's error shape under `/v1/`), without
+    internals."""
+    handlers: dict[type[Exception], Handler] = {
+        CitestreamError: _domain_error,
+        RequestValidationError: _validation_error,
+        StarletteHTTPException: _http_error,
+        Exception: _unexpected_error,
+    }
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, _in_the_callers_dialect(handler))

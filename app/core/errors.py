@@ -37,6 +37,11 @@ class NotFound(CitestreamError):
         super().__init__(message, "not_found", 404, "Not found")
 
 
+class UnknownCollection(NotFound):
+    """A question names a collection the principal has none of (or may not see). The same 404
+    as any other; the OpenAI-compatible API answers it as `model_not_found`."""
+
+
 class Unauthenticated(CitestreamError):
     """No credentials, or credentials that are unknown, revoked or expired (sent with
     `WWW-Authenticate: Bearer`)."""

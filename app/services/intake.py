@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from app.core.clock import Clock
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound, UnknownCollection
 from app.core.names import DEFAULT_COLLECTION, check_collection_name
 from app.core.principals import LOCAL_PRINCIPAL, Principal
 from app.core.settings import ChatSettings
@@ -189,7 +189,7 @@ class QuestionIntake:
         # `default` always exists, if only empty; another name must have had a document.
         if name == DEFAULT_COLLECTION:
             return DEFAULT_COLLECTION if owner is None else NOTHING_VISIBLE
-        raise NotFound(
+        raise UnknownCollection(
             f"There is no collection {name!r}; upload a document into it first "
             "(POST /api/documents with collection=...)."
         )

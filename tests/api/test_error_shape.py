@@ -184,6 +184,8 @@ async def test_malformed_http_is_a_problem_too(make_settings: MakeSettings) -> N
 
 
 async def test_openapi_documents_every_error_as_problem_json(make_settings: MakeSettings) -> None:
+    """Problem+json everywhere, but OpenAI's error objects under `/v1/` (except 414, refused
+    before any route runs)."""
     async with serve(make_settings()) as server, server.client() as client:
         spec = (await client.get("/openapi.json")).json()
     for path, item in spec["paths"].items():
@@ -191,11 +193,14 @@ async def test_openapi_documents_every_error_as_problem_json(make_settings: Make
             for status, response in operation["responses"].items():
                 if int(status) < 400 or (path, status) == ("/readyz", "503"):
                     continue
-                assert list(response["content"]) == [PROBLEM_JSON], (method, path, status)
-            if path.startswith("/api/"):
+                openai_error = path.startswith("/v1/") and status != "414"
+                expected = ["application/json"] if openai_error else [PROBLEM_JSON]
+                assert list(response["content"]) == expected, (method, path, status)
+            if path.startswith(("/api/", "/v1/")):
                 assert {"401", "429", "503"} <= set(operation["responses"]), (method, path)
             if "requestBody" in operation:
-                assert {"413", "415", "422"} <= set(operation["responses"]), (method, path)
+                invalid = "400" if path.startswith("/v1/") else "422"
+                assert {"413", "415", invalid} <= set(operation["responses"]), (method, path)
     assert "HTTPValidationError" not in spec["components"]["schemas"]
 
 

@@ -35,6 +35,7 @@ LISTS = {
     ("GET", "/api/documents"),
     ("GET", "/api/collections"),
     ("GET", "/api/runs"),
+    ("GET", "/v1/models"),
 }
 # Routes that act for the caller alone: they own nothing, but need a key.
 SELF = {("POST", "/api/auth/session")}
@@ -69,6 +70,10 @@ def _request(method: str, path: str, owned: Owned) -> dict[str, Any]:
         ("POST", "/api/runs"): question,
         ("POST", "/api/stream-tokens"): {"run_id": owned.run_id},
         ("PATCH", "/api/sessions/{session_id}"): {"title": "Taken over"},
+        ("POST", "/v1/chat/completions"): {
+            "model": COLLECTION,
+            "messages": [{"role": "user", "content": question["query"]}],
+        },
     }
     params: dict[tuple[str, str], dict[str, str]] = {
         ("GET", "/api/chat/stream"): question,
@@ -144,7 +149,7 @@ async def test_another_key_finds_nothing_the_first_key_owns(matrix_server: LiveS
             # Without a key: 401, as problem+json naming the scheme that would work.
             refused = await anonymous.request(method, **request)
             assert refused.status_code == 401, (method, path, refused.text)
-            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.headers["content-type"] == _error_type(path)
             assert refused.headers["www-authenticate"].startswith("Bearer")
             if (method, path) in SELF:
                 continue
@@ -155,7 +160,7 @@ async def test_another_key_finds_nothing_the_first_key_owns(matrix_server: LiveS
                     assert mine not in response.text, (method, path)
             else:
                 assert response.status_code == 404, (method, path, response.text)
-                assert response.headers["content-type"] == "application/problem+json"
+                assert response.headers["content-type"] == _error_type(path)
             checked.append((method, path))
         assert len(checked) >= 15  # every owned route and list was tried
 
@@ -179,7 +184,13 @@ async def test_another_key_finds_nothing_the_first_key_owns(matrix_server: LiveS
 
 def _owned_routes(routes: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Every other API route acts on something owned (a session, run, document, collection)."""
-    return {route for route in routes if route[1].startswith("/api/")} - LISTS - SELF - set(OPEN)
+    api = {route for route in routes if route[1].startswith(("/api/", "/v1/"))}
+    return api - LISTS - SELF - set(OPEN)
+
+
+def _error_type(path: str) -> str:
+    # The OpenAI-compatible API answers errors as OpenAI's clients expect them.
+    return "application/json" if path.startswith("/v1/") else "application/problem+json"
 
 
 async def test_questions_search_only_collections_the_caller_may_see(
