@@ -12,7 +12,18 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from app.api import admission, auth, chat, documents, health, identity, readiness, runs, sessions
+from app.api import (
+    admission,
+    ai_sdk,
+    auth,
+    chat,
+    documents,
+    health,
+    identity,
+    readiness,
+    runs,
+    sessions,
+)
 from app.api.admission import ADMIT_REQUEST
 from app.api.body_limit import BodyLimit
 from app.api.guarded_paths import GuardedPaths
@@ -32,7 +43,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     settings = settings or Settings()
     container = container or Container(settings=settings)
     container.wire(
-        modules=[admission, auth, chat, documents, health, identity, readiness, runs, sessions]
+        modules=[
+            admission,
+            ai_sdk,
+            auth,
+            chat,
+            documents,
+            health,
+            identity,
+            readiness,
+            runs,
+            sessions,
+        ]
     )
 
     @asynccontextmanager
@@ -95,6 +117,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     api = [Depends(identity.current_principal), *ADMIT_REQUEST]
     app.include_router(chat.router, dependencies=api)
     app.include_router(runs.router, dependencies=api)
+    app.include_router(ai_sdk.router, dependencies=api)
     app.include_router(health.router)
     app.include_router(sessions.router, dependencies=api)
     app.include_router(documents.router, dependencies=api)
