@@ -2,14 +2,14 @@
 and no other glue. Each chat id is one conversation of its principal; a reload resumes the
 answer in progress; stop cancels it."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Response
 from sse_starlette import EventSourceResponse
 
 from app.api.ai_sdk_parts import UI_MESSAGE_STREAM_HEADERS, to_ui_message_stream
-from app.api.ai_sdk_schemas import AiSdkChatRequest, ChatIdPath
+from app.api.ai_sdk_schemas import AiSdkChatRequest, ChatIdPath, ui_message_stream_response
 from app.api.identity import PrincipalDep
 from app.api.openapi import QUESTION_ERRORS
 from app.api.provide import Provide
@@ -27,13 +27,7 @@ router = APIRouter(prefix="/api/ai-sdk/chat", tags=["ai-sdk"])
 RunServiceDep = Annotated[RunService, Depends(Provide[Container.run_service])]
 SettingsDep = Annotated[Settings, Depends(Provide[Container.settings])]
 
-_UI_MESSAGE_STREAM: dict[str, Any] = {
-    "description": "The AI SDK's UI message stream (v1): `data: {part}` frames — `start`, "
-    "`text-start`, `text-delta`…, `text-end`, a `source-document` per source, "
-    "`data-citations`, `finish` (or `abort` when cancelled, `error` on failure) — then "
-    "`data: [DONE]`. Header `x-vercel-ai-ui-message-stream: v1`.",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
-}
+_UI_MESSAGE_STREAM = ui_message_stream_response()
 _IDLE = {"description": "No answer is in progress in this chat."}
 
 

@@ -17,14 +17,24 @@ answer and returns to `ready`, where an `error` part would put the chat in its e
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import PurePosixPath
-from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from app.api.ai_sdk_schemas import (
+    AbortPart,
+    CitationData,
+    CitationsPart,
+    ErrorPart,
+    FinishPart,
+    MessageMetadata,
+    SourceDocumentPart,
+    StartPart,
+    TextDeltaPart,
+    TextEndPart,
+    TextStartPart,
+)
 from app.api.sse import Batches
 from app.core.citations import Citation
 from app.services.answer_events import (
@@ -37,7 +47,6 @@ from app.services.answer_events import (
 
 UI_MESSAGE_STREAM_HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
 DONE = b"data: [DONE]\n\n"
-Part = dict[str, Any]
 
 # By file name; what is not known is sent as plain text.
 _MEDIA_TYPES = {
@@ -50,22 +59,6 @@ _MEDIA_TYPES = {
 }
 
 
-class CitationData(BaseModel):
-    """One entry of `data-citations`: what a `source-document` part cannot carry."""
-
-    source_id: str = Field(description="The `sourceId` of its `source-document` part.")
-    index: int = Field(description="The n of `[n]` in the answer.")
-    document: str
-    document_id: str | None
-    node_id: str
-    title: str | None
-    page: int | None
-    heading: str | None
-    snippet: str
-    score: float | None
-    cited: bool
-
-
 def media_type_of(document: str) -> str:
     """The media type of a document, from its file name."""
     return _MEDIA_TYPES.get(PurePosixPath(document).suffix.lower(), "text/plain")
@@ -75,83 +68,74 @@ class UIMessageParts:
     """Translates one run's events, in order, into UI message stream parts."""
 
     def __init__(self) -> None:
-        self._message_id: uuid.UUID | None = None
+        self._message_id = ""
         self._open_text: str | None = None
 
-    def of(self, event: AnswerEvent) -> list[Part]:
+    def of(self, event: AnswerEvent) -> list[BaseModel]:
         match event:
             case AnswerStarted(session_id=session_id, message_id=message_id, run_id=run_id):
-                self._message_id = message_id
+                self._message_id = str(message_id)
                 self._open_text = f"{message_id}:text"
-                metadata = {
-                    "session_id": str(session_id),
-                    "message_id": str(message_id),
-                    "run_id": None if run_id is None else str(run_id),
-                }
+                metadata = MessageMetadata(
+                    session_id=str(session_id),
+                    message_id=str(message_id),
+                    run_id=None if run_id is None else str(run_id),
+                )
                 return [
-                    {"type": "start", "messageId": str(message_id), "messageMetadata": metadata},
-                    {"type": "text-start", "id": self._open_text},
+                    StartPart(message_id=str(message_id), message_metadata=metadata),
+                    TextStartPart(id=self._open_text),
                 ]
             case AnswerDelta(text=text):
                 if self._open_text is None:
                     return []
-                return [{"type": "text-delta", "id": self._open_text, "delta": text}]
+                return [TextDeltaPart(id=self._open_text, delta=text)]
             case AnswerSources(citations=citations):
-                return [
-                    *self._end_text(),
-                    *self._sources(citations),
-                    {"type": "finish", "finishReason": "stop"},
-                ]
+                return [*self._end_text(), *self._sources(citations), FinishPart()]
             case AnswerFailed(error=error):
                 if error.code == "cancelled":
-                    return [*self._end_text(), {"type": "abort", "reason": error.message}]
-                return [*self._end_text(), {"type": "error", "errorText": error.message}]
+                    return [*self._end_text(), AbortPart(reason=error.message)]
+                return [*self._end_text(), ErrorPart(error_text=error.message)]
 
-    def _end_text(self) -> list[Part]:
+    def _end_text(self) -> list[BaseModel]:
         if self._open_text is None:
             return []
-        part = {"type": "text-end", "id": self._open_text}
+        part = TextEndPart(id=self._open_text)
         self._open_text = None
         return [part]
 
-    def _sources(self, citations: list[Citation]) -> list[Part]:
-        parts: list[Part] = []
-        entries: list[Part] = []
+    def _sources(self, citations: list[Citation]) -> list[BaseModel]:
+        documents: list[BaseModel] = []
+        entries = []
         for citation in citations:
             source_id = f"{self._message_id}:{citation.index}"
-            parts.append(
-                {
-                    "type": "source-document",
-                    "sourceId": source_id,
-                    "mediaType": media_type_of(citation.document),
-                    "title": citation.title or citation.document,
-                    "filename": citation.document,
-                }
+            documents.append(
+                SourceDocumentPart(
+                    source_id=source_id,
+                    media_type=media_type_of(citation.document),
+                    title=citation.title or citation.document,
+                    filename=citation.document,
+                )
             )
-            entry = CitationData(
-                source_id=source_id,
-                index=citation.index,
-                document=citation.document,
-                document_id=citation.document_id,
-                node_id=citation.node_id,
-                title=citation.title,
-                page=citation.page,
-                heading=citation.heading,
-                snippet=citation.text,
-                score=citation.score,
-                cited=citation.cited,
+            entries.append(
+                CitationData(
+                    source_id=source_id,
+                    index=citation.index,
+                    document=citation.document,
+                    document_id=citation.document_id,
+                    node_id=citation.node_id,
+                    title=citation.title,
+                    page=citation.page,
+                    heading=citation.heading,
+                    snippet=citation.text,
+                    score=citation.score,
+                    cited=citation.cited,
+                )
             )
-            entries.append(entry.model_dump(mode="json"))
-        parts.append(
-            {"type": "data-citations", "id": f"{self._message_id}:citations", "data": entries}
-        )
-        return parts
+        return [*documents, CitationsPart(id=f"{self._message_id}:citations", data=entries)]
 
 
-def _frame(part: Part) -> bytes:
-    return (
-        b"data: " + json.dumps(part, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
-    )
+def _frame(part: BaseModel) -> bytes:
+    return b"data: " + part.model_dump_json(by_alias=True).encode() + b"\n\n"
 
 
 async def to_ui_message_stream(batches: Batches) -> AsyncIterator[bytes]:
