@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Response
 from sse_starlette import EventSourceResponse
 
 from app.api.ai_sdk_parts import UI_MESSAGE_STREAM_HEADERS, to_ui_message_stream
-from app.api.ai_sdk_schemas import AiSdkChatRequest, ChatIdPath, ui_message_stream_response
+from app.api.ai_sdk_schemas import AiSdkChatRequest, ChatIdPath
+from app.api.ai_sdk_stream_schemas import ui_message_stream_response
 from app.api.identity import PrincipalDep
 from app.api.openapi import QUESTION_ERRORS
 from app.api.provide import Provide

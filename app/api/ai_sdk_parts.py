@@ -22,7 +22,7 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel
 
-from app.api.ai_sdk_schemas import (
+from app.api.ai_sdk_stream_schemas import (
     AbortPart,
     CitationData,
     CitationsPart,

@@ -1,19 +1,16 @@
-"""The wire contract of the Vercel AI SDK endpoint: what `DefaultChatTransport` POSTs, and the
-parts of the UI message stream (protocol v1) that Citestream sends back.
+"""Request bodies of the Vercel AI SDK endpoint: what `DefaultChatTransport` POSTs.
 
-Of the request, only what Citestream uses is checked: the chat id, and the text of the last user
-message. The SDK sends more (metadata, tool parts, keys from the transport's `body:` option) and
-may add keys in later versions; unknown keys are ignored rather than refused. The parts hold
-exactly the keys of the SDK's schemas (`uiMessageChunkSchema` of npm `ai` 7).
+Only what Citestream uses is checked: the chat id, and the text of the last user message. The
+SDK sends more (metadata, tool parts, keys from the transport's `body:` option) and may add
+keys in later versions; unknown keys are ignored rather than refused.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.fields import StorableStr
 from app.core.errors import InvalidInput
@@ -105,143 +102,3 @@ class AiSdkChatRequest(BaseModel):
             if message.role == "user":
                 return "".join(p.text or "" for p in message.parts if p.type == "text")
         raise InvalidInput("The chat has no user message to answer.", field_name="messages")
-
-
-# -- the stream's parts ---------------------------------------------------------------------------
-
-
-class _Part(BaseModel):
-    # The SDK's keys are camelCase.
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class MessageMetadata(BaseModel):
-    """`start.messageMetadata`: the ids of Citestream's `meta` event."""
-
-    session_id: str
-    message_id: str
-    run_id: str | None
-
-
-class StartPart(_Part):
-    type: Literal["start"] = "start"
-    message_id: str = Field(description="Citestream's message id of the answer.")
-    message_metadata: MessageMetadata
-
-
-class TextStartPart(_Part):
-    type: Literal["text-start"] = "text-start"
-    id: str
-
-
-class TextDeltaPart(_Part):
-    type: Literal["text-delta"] = "text-delta"
-    id: str
-    delta: str
-
-
-class TextEndPart(_Part):
-    type: Literal["text-end"] = "text-end"
-    id: str
-
-
-class SourceDocumentPart(_Part):
-    """A source the answer was written from; its `data-citations` entry says more."""
-
-    type: Literal["source-document"] = "source-document"
-    source_id: str = Field(description="`<message_id>:<index>`.")
-    media_type: str = Field(description="From the document's file name; text/plain otherwise.")
-    title: str = Field(description="The document's title, else its name.")
-    filename: str = Field(description="The document's name.")
-
-
-class CitationData(BaseModel):
-    """One entry of `data-citations`: what a `source-document` part cannot carry."""
-
-    source_id: str = Field(description="The `sourceId` of its `source-document` part.")
-    index: int = Field(description="The n of `[n]` in the answer.")
-    document: str
-    document_id: str | None
-    node_id: str
-    title: str | None
-    page: int | None
-    heading: str | None
-    snippet: str
-    score: float | None
-    cited: bool = Field(description="Whether the answer cites it as `[index]`.")
-
-
-class CitationsPart(_Part):
-    type: Literal["data-citations"] = "data-citations"
-    id: str = Field(description="`<message_id>:citations`.")
-    data: list[CitationData]
-
-
-class FinishPart(_Part):
-    type: Literal["finish"] = "finish"
-    finish_reason: Literal["stop"] = "stop"
-
-
-class AbortPart(_Part):
-    """A cancelled answer's end, as the SDK's own streams end when stopped."""
-
-    type: Literal["abort"] = "abort"
-    reason: str
-
-
-class ErrorPart(_Part):
-    type: Literal["error"] = "error"
-    error_text: str = Field(description="A sentence for people; never a stack trace.")
-
-
-UIMessageStreamPart = Annotated[
-    StartPart
-    | TextStartPart
-    | TextDeltaPart
-    | TextEndPart
-    | SourceDocumentPart
-    | CitationsPart
-    | FinishPart
-    | AbortPart
-    | ErrorPart,
-    Field(discriminator="type"),
-]
-
-
-def _inlined(schema: Any, definitions: dict[str, Any]) -> Any:
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            return _inlined(definitions[schema["$ref"].rpartition("/")[2]], definitions)
-        return {k: _inlined(v, definitions) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [_inlined(item, definitions) for item in schema]
-    return schema
-
-
-def ui_message_stream_response() -> dict[str, Any]:
-    """The OpenAPI 200 of a UI message stream: each SSE item's `data`, a JSON part or `[DONE]`
-    (inlined: the route's own entry cannot add components)."""
-    schema = TypeAdapter(UIMessageStreamPart).json_schema(by_alias=True, mode="serialization")
-    part = _inlined(schema, schema.get("$defs", {}))
-    part.pop("discriminator", None)  # its mapping points at the components it no longer has
-    data = {
-        "anyOf": [
-            {"const": "[DONE]"},
-            {"type": "string", "contentMediaType": "application/json", "contentSchema": part},
-        ]
-    }
-    return {
-        "description": "The AI SDK's UI message stream (v1): one `data: {part}` frame per part "
-        "— `start`, `text-start`, `text-delta`…, `text-end`, a `source-document` per source, "
-        "`data-citations`, `finish` (`abort` when cancelled, `error` on a failure) — then "
-        "`data: [DONE]`. Header `x-vercel-ai-ui-message-stream: v1`.",
-        "content": {
-            "text/event-stream": {
-                "itemSchema": {
-                    "type": "object",
-                    "required": ["data"],
-                    "properties": {"data": data},
-                }
-            }
-        },
-    }
