@@ -2,9 +2,10 @@
 `ai`, tests/clients/ai_sdk_chat.mjs): `DefaultChatTransport` validates every part against the
 SDK's schemas and `readUIMessageStream` builds the message `useChat` would show.
 
-One server for the module, with API keys (so auth is on): the owner's key owns the test corpus
-as its collection, which every chat names through the transport's `body`; a second key plays
-another principal. Each test uses chat ids of its own.
+One server for the module, with API keys (so auth is on): the owner's key (an admin, so that
+the documented example's question reaches `default`) puts the test corpus in `default`, which
+the chats name through the transport's `body`; a second key plays another principal. Each test
+uses chat ids of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.core.settings import AdmissionSettings, LLMSettings, Settings
 from app.lifecycle import running_container
 from tests.support.corpus import write_corpus
+from tests.support.doc_examples import example
 from tests.support.keys import bearer, create_key
 from tests.support.threaded_server import serve_in_thread
 
@@ -40,7 +42,7 @@ pytestmark = pytest.mark.skipif(
 QUESTION = "How do I cancel a stream?"
 # 30 tokens, one every 40 ms: about 1.2 s per answer, time enough to act in the middle of one.
 TOKENS = 30
-OWNER = "owner"  # the owner's key and its collection
+COLLECTION = "default"
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,15 @@ class Live:
 
 async def _keys(settings: Settings) -> tuple[str, str]:
     async with running_container(settings) as container:
-        return await create_key(container, "owner"), await create_key(container, "other")
+        owner = await create_key(container, "owner", admin=True)
+        return owner, await create_key(container, "other")
 
 
 def _upload_corpus(url: str, key: str, folder: Path) -> None:
-    """Into the owner's own collection, through the server (whose parser is already warm)."""
+    """Through the server, whose parser is already warm."""
     files = [("files", (p.name, p.read_bytes(), "text/plain")) for p in sorted(folder.iterdir())]
     with httpx.Client(base_url=url, headers=bearer(key), timeout=120) as client:
-        response = client.post("/api/documents", files=files, data={"collection": OWNER})
+        response = client.post("/api/documents", files=files, data={"collection": COLLECTION})
     assert response.status_code < 300, response.text
 
 
@@ -87,7 +90,7 @@ async def ai_sdk(live: Live, chat_id: str, action: str = "send", **options: Any)
         "chat_id": chat_id,
         "action": action,
         "question": QUESTION,
-        "collection": OWNER,
+        "collection": COLLECTION,
         **options,
     }
     process = await asyncio.create_subprocess_exec(
@@ -259,8 +262,46 @@ async def test_requests_that_cannot_be_answered_are_refused_before_the_stream(
             assert [e["field"] for e in response.json()["errors"]] == [field]
         # Keys the SDK may add are ignored, not refused.
         extra: dict[str, Any] = {"id": str(uuid.uuid4()), "messages": [message], "x": 1}
-        extra["collection"] = OWNER
+        extra["collection"] = COLLECTION
         async with client.stream("POST", "/api/ai-sdk/chat", json=extra) as response:
             assert response.status_code == 200
             assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
             assert (await response.aread()).endswith(b"data: [DONE]\n\n")
+
+
+# The documented example runs as written, against this server: its URL becomes the server's,
+# and the owner's key rides on every request (the example leaves keys to the reader).
+EXAMPLE_HARNESS = """
+const [BASE, KEY] = process.argv.slice(2);
+const nodeFetch = globalThis.fetch;
+globalThis.fetch = (url, options = {}) =>
+  nodeFetch(String(url).replace("http://127.0.0.1:8000", BASE), {
+    ...options,
+    headers: { ...options.headers, Authorization: `Bearer ${KEY}` },
+  });
+"""
+
+
+async def test_the_documented_node_example_runs_as_written(live: Live, tmp_path: Path) -> None:
+    assert NODE is not None, "CI needs Node for the AI SDK tests"
+    code = example("docs/clients.md", "js", "readUIMessageStream")
+    assert "http://127.0.0.1:8000/api/ai-sdk/chat" in code
+    # Beside a link to the installed packages: ESM resolves `ai` from the script's folder.
+    (tmp_path / "node_modules").symlink_to(CLIENTS / "node_modules")
+    script = tmp_path / "example.mjs"
+    script.write_text(EXAMPLE_HARNESS + code)
+    process = await asyncio.create_subprocess_exec(
+        NODE,
+        str(script),
+        live.url,
+        live.owner_key,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    [answer, *cited] = out.decode().splitlines()
+    assert answer.startswith("Citestream streams each token")
+    assert cited
+    assert all(line.startswith("[") for line in cited)
+    assert any("cancellation.md: Cancelling a stream" in line for line in cited)
