@@ -1,6 +1,7 @@
 """How a run's events become the AI SDK's UI message stream, read back by the SDK's own parser
 (tests/clients/ai_sdk_parse.mjs): the endings a live answer rarely shows — a failure midway, a
-failure before the answer began, a cancel — and the media types of sources."""
+failure before the answer began, a cancel —, heartbeats between parts, and the media types of
+sources."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from app.api.ai_sdk_parts import media_type_of, to_ui_message_stream
+from app.api.sse import Heartbeat
 from app.core.citations import Citation
 from app.core.errors import LLMFailure, RunCancelled
 from app.services.answer_events import (
@@ -68,7 +70,9 @@ async def test_a_failure_midway_keeps_the_text_and_ends_with_an_error_part() -> 
     failure = LLMFailure()
     body = await body_of(STARTED, AnswerDelta("Close the"), AnswerFailed(failure))
     assert body.endswith(b"data: [DONE]\n\n")
-    result = await parsed_by_the_sdk(body)
+    # With the server's heartbeat between two frames, as a slow answer has them.
+    first_frame = body.index(b"\n\n") + 2
+    result = await parsed_by_the_sdk(body[:first_frame] + Heartbeat().encode() + body[first_frame:])
     assert "failure" not in result, result
     assert result["chunk_types"] == ["start", "text-start", "text-delta", "text-end", "error"]
     assert result["errors"] == [failure.message]
