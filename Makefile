@@ -4,14 +4,14 @@
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 CODE = app tests alembic bench examples
 
-.PHONY: run test install uv browser lint typecheck layers bench load
+.PHONY: run test install uv browser node-packages lint typecheck layers bench load
 
 run: install  ## Ingest the docs and the sample handbook, then serve on http://127.0.0.1:8000
 	$(UV) run citestream ingest docs
 	$(UV) run citestream ingest samples/corpus --collection samples
 	$(UV) run citestream serve
 
-test: install browser lint typecheck layers  ## Lint, type-check, check the layers, run every test
+test: install browser node-packages lint typecheck layers  ## Lint, type-check, check the layers, run every test
 	$(UV) run pytest
 
 lint:
@@ -41,6 +41,12 @@ browser:
 		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 			&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "note: Chromium not installed; the browser test will skip"
+
+# The real JavaScript clients the tests drive (npm `ai`, pinned in tests/clients/package-lock.json).
+# Without Node the tests that need it skip with a reason, except under CI=true, where they fail.
+node-packages:
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error; \
+		else echo "note: npm not installed; the AI SDK tests will skip"; fi
 
 bench: install  ## Measure start-up, streaming, history loading, admission, retrieval quality and speed
 	$(UV) run python -m bench.startup

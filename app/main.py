@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from app.api import (
     admission,
     ag_ui,
+    ai_sdk,
     auth,
     chat,
     documents,
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         modules=[
             ag_ui,
             admission,
+            ai_sdk,
             auth,
             chat,
             documents,
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(chat.router, dependencies=api)
     app.include_router(runs.router, dependencies=api)
     app.include_router(ag_ui.router, dependencies=api)
+    app.include_router(ai_sdk.router, dependencies=api)
     app.include_router(health.router)
     app.include_router(sessions.router, dependencies=api)
     app.include_router(documents.router, dependencies=api)

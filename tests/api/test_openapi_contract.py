@@ -46,12 +46,15 @@ MAX_EXAMPLES = 40
 # Content the schema cannot express (a file's bytes must be UTF-8 text or a PDF, and two files
 # of one upload may not share a name) makes valid-looking uploads fail with 422 or 415.
 _UPLOAD = "POST /api/documents"
-# Rules a schema cannot express make valid-looking requests fail: AG-UI's own RunAgentInput
-# cannot say that its last user message must hold some text, nor that threadId may not be
-# blank (422); OpenAI's request schema cannot say that the last message is the user's question,
-# and not blank (400).
-_AG_UI = "POST /api/ag-ui"
-_SCHEMA_SAYS_LESS = {_UPLOAD, _AG_UI, "POST /v1/chat/completions"}
+# Rules a schema cannot express make valid-looking requests fail: the question is the text
+# of the *last* user message, which no schema can single out (AG-UI's own RunAgentInput and the
+# AI SDK's chat: 422; OpenAI's chat completions: 400), and AG-UI's threadId may not be blank.
+_SCHEMA_SAYS_LESS = {
+    _UPLOAD,
+    "POST /api/ag-ui",
+    "POST /api/ai-sdk/chat",
+    "POST /v1/chat/completions",
+}
 
 
 def contract_config() -> schemathesis.Config:

@@ -39,6 +39,13 @@ LISTS = {
 }
 # Routes that act for the caller alone: they own nothing, but need a key.
 SELF = {("POST", "/api/auth/session")}
+# Routes that name a chat by the client's own id: the same id from another key is another
+# chat of its own, with nothing running (204). tests/api/test_ai_sdk.py tries one mid-answer.
+CLIENT_CHATS = {
+    ("GET", "/api/ai-sdk/chat/{chat_id}/stream"),
+    ("POST", "/api/ai-sdk/chat/{chat_id}/stop"),
+}
+OWNED_CHAT = "owned-chat"
 
 
 @dataclass
@@ -56,8 +63,10 @@ def _request(method: str, path: str, owned: Owned) -> dict[str, Any]:
         path.replace("{session_id}", owned.session_id)
         .replace("{run_id}", owned.run_id)
         .replace("{document_id}", owned.document_id)
+        .replace("{chat_id}", OWNED_CHAT)
     )
     question = {"query": "What do penguins eat?", "session_id": owned.session_id}
+    asked = {"id": "u", "role": "user", "parts": [{"type": "text", "text": "Penguins?"}]}
     if (method, path) == ("POST", "/api/documents"):
         return {
             "url": url,
@@ -68,6 +77,12 @@ def _request(method: str, path: str, owned: Owned) -> dict[str, Any]:
         ("POST", "/api/chat"): question,
         ("POST", "/api/chat/stream"): question,
         ("POST", "/api/runs"): question,
+        # Another key's chat of that id, in the owner's collection: the collection is not found.
+        ("POST", "/api/ai-sdk/chat"): {
+            "id": OWNED_CHAT,
+            "messages": [asked],
+            "collection": COLLECTION,
+        },
         ("POST", "/api/stream-tokens"): {"run_id": owned.run_id},
         ("PATCH", "/api/sessions/{session_id}"): {"title": "Taken over"},
         ("POST", "/v1/chat/completions"): {
@@ -110,6 +125,11 @@ async def _make_owned(client: httpx.AsyncClient) -> Owned:
     )
     assert started.status_code == 202, started.text
     run_id = started.json()["run_id"]
+    asked = {"id": "u", "role": "user", "parts": [{"type": "text", "text": "Krill?"}]}
+    chat = {"id": OWNED_CHAT, "messages": [asked], "collection": COLLECTION}
+    async with client.stream("POST", "/api/ai-sdk/chat", json=chat) as response:
+        assert response.status_code == 200, await response.aread()
+        await response.aread()
     while (await client.get(f"/api/runs/{run_id}")).json()["status"] == "running":  # noqa: ASYNC110 - polling over HTTP
         await asyncio.sleep(0.01)
     return Owned(session_id, run_id, upload.json()["documents"][0]["document"]["id"])
@@ -141,7 +161,7 @@ async def test_another_key_finds_nothing_the_first_key_owns(matrix_server: LiveS
         owned = await _make_owned(owner)
         spec = (await anonymous.get("/openapi.json")).json()
         routes = _routes(spec)
-        unclassified = routes - set(OPEN) - LISTS - SELF - _owned_routes(routes)
+        unclassified = routes - set(OPEN) - LISTS - SELF - CLIENT_CHATS - _owned_routes(routes)
         assert not unclassified
         checked = []
         for method, path in sorted(routes - set(OPEN)):
@@ -154,7 +174,9 @@ async def test_another_key_finds_nothing_the_first_key_owns(matrix_server: LiveS
             if (method, path) in SELF:
                 continue
             response = await other.request(method, **request)
-            if (method, path) in LISTS:
+            if (method, path) in CLIENT_CHATS:
+                assert response.status_code == 204, (method, path, response.text)
+            elif (method, path) in LISTS:
                 assert response.status_code == 200, (method, path, response.text)
                 for mine in (owned.session_id, owned.run_id, owned.document_id, COLLECTION):
                     assert mine not in response.text, (method, path)
@@ -185,7 +207,7 @@ async def test_another_key_finds_nothing_the_first_key_owns(matrix_server: LiveS
 def _owned_routes(routes: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Every other API route acts on something owned (a session, run, document, collection)."""
     api = {route for route in routes if route[1].startswith(("/api/", "/v1/"))}
-    return api - LISTS - SELF - set(OPEN)
+    return api - LISTS - SELF - CLIENT_CHATS - set(OPEN)
 
 
 def _error_type(path: str) -> str:
