@@ -83,6 +83,16 @@ def _request(method: str, path: str, owned: Owned) -> dict[str, Any]:
             "messages": [asked],
             "collection": COLLECTION,
         },
+        # The same for an AG-UI thread of that id.
+        ("POST", "/api/ag-ui"): {
+            "threadId": OWNED_CHAT,
+            "runId": "r",
+            "state": None,
+            "messages": [{"id": "u", "role": "user", "content": "Penguins?"}],
+            "tools": [],
+            "context": [],
+            "forwardedProps": {"collection": COLLECTION},
+        },
         ("POST", "/api/stream-tokens"): {"run_id": owned.run_id},
         ("PATCH", "/api/sessions/{session_id}"): {"title": "Taken over"},
         ("POST", "/v1/chat/completions"): {
