@@ -218,7 +218,7 @@ async def test_a_cancelled_run_finishes_with_the_cancelled_outcome(
 
 
 async def test_the_documented_python_client_runs_as_written(server: LiveServer) -> None:
-    code = example("docs/clients-agui-streamlit.md", "python", "/api/ag-ui")
+    code = example("docs/clients.md", "python", "/api/ag-ui")
     assert DOCUMENTED_URL in code
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -1,6 +1,7 @@
-"""The client examples of docs/event-contract.md and the README, run as written (read from the
-Markdown at test time) against a server whose 1 s heartbeats fall between events, throughout an
-answer several heartbeats long: Python httpx-sse, fetch in Node, and EventSource in Chromium."""
+"""The client examples of docs/event-contract.md, docs/clients.md and the README, run as
+written (read from the Markdown at test time) against a server whose 1 s heartbeats fall between
+events, throughout an answer several heartbeats long: Python httpx-sse, fetch in Node, and
+EventSource in Chromium."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from tests.support.doc_examples import example
 from tests.support.server import LiveServer, serve
 
 DOCUMENTED_URL = "http://127.0.0.1:8000"
+# One page with each client's minimal example.
+CLIENTS = "docs/clients.md"
 SOURCE_EVENT_PAGE = (
     "# The source event\n\nThe source event contains the passages an answer cites: for each, "
     "its document, title, page or heading, a snippet and its score.\n"
@@ -70,24 +73,29 @@ async def _heartbeats_seen(server: LiveServer) -> None:
 
 async def test_the_documented_python_clients_run_as_written(make_settings: MakeSettings) -> None:
     contract = example("docs/event-contract.md", "python", 'connect_sse(client, "POST"')
-    readme = example("README.md", "python", "connect_sse(")
-    assert DOCUMENTED_URL in contract
-    assert DOCUMENTED_URL in readme
+    # The README's and docs/clients.md's print one line per event.
+    per_event = [example(doc, "python", "event.json()") for doc in ("README.md", CLIENTS)]
+    assert all(DOCUMENTED_URL in code for code in (contract, *per_event))
     async with _documented_server(make_settings) as server:
         await _heartbeats_seen(server)
         contract_out = await _run(
             sys.executable, "-c", contract.replace(DOCUMENTED_URL, server.url)
         )
-        readme_out = await _run(sys.executable, "-c", readme.replace(DOCUMENTED_URL, server.url))
+        outputs = [
+            await _run(sys.executable, "-c", code.replace(DOCUMENTED_URL, server.url))
+            for code in per_event
+        ]
 
     # The contract's example prints the answer as it streams, then the cited documents.
     assert contract_out.startswith("Citestream streams each token")
     assert "['source-event.md']" in contract_out
-    # The README's prints one line per event: meta, the messages, source; nothing empty.
-    lines = readme_out.splitlines()
-    assert lines[0].startswith("meta 1 ")
-    assert lines[-1].startswith("source ")
-    assert all(line.split(" ")[0] in {"meta", "message", "source"} for line in lines)
+    # The others print one line per event: meta, the messages, source; nothing empty.
+    for output in outputs:
+        lines = output.splitlines()
+        assert lines[0].startswith("meta 1 ")
+        assert lines[-1].startswith("source ")
+        assert all(line.split(" ")[0] in {"meta", "message", "source"} for line in lines)
+        assert len(lines) == TOKENS + 2
 
 
 NODE = shutil.which("node")
@@ -110,20 +118,28 @@ async def test_the_documented_fetch_clients_run_as_written(
     assert NODE is not None, "CI needs Node 20 for the fetch example"
     streaming = example("docs/event-contract.md", "js", "async function readEvents")
     following = example("docs/event-contract.md", "js", "async function followRun")
-    script = tmp_path / "client.mjs"
-    script.write_text(
-        FETCH_HARNESS + streaming + following + "console.log(JSON.stringify(received));\n"
-    )
+    minimal = example(CLIENTS, "js", "async function readEvents")
+    scripts = {
+        # Each script is a module of its own: the examples declare the same names.
+        tmp_path / "contract.mjs": (streaming + following, 2),
+        tmp_path / "clients.mjs": (minimal, 1),
+    }
+    for script, (code, _) in scripts.items():
+        script.write_text(FETCH_HARNESS + code + "console.log(JSON.stringify(received));\n")
     async with _documented_server(make_settings) as server:
-        received: list[dict[str, Any]] = json.loads(await _run(NODE, str(script), server.url))
+        results = [
+            (json.loads(await _run(NODE, str(script), server.url)), answers)
+            for script, (_, answers) in scripts.items()
+        ]
 
-    # Two answers, one through each example: meta, messages, source each time.
-    names = [item["event"] for item in received]
-    assert names.count("meta") == 2
-    assert names.count("source") == 2
-    assert names[-1] == "source"
-    words = " ".join(item["data"]["delta"] for item in received if item["event"] == "message")
-    assert len(words.split()) == 2 * TOKENS
+    # One answer per example: meta, messages, source each time.
+    for received, answers in results:
+        names = [item["event"] for item in received]
+        assert names.count("meta") == answers
+        assert names.count("source") == answers
+        assert names[-1] == "source"
+        words = " ".join(item["data"]["delta"] for item in received if item["event"] == "message")
+        assert len(words.split()) == answers * TOKENS
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -156,7 +172,7 @@ const showConnectionError = () => settle({ text: answer.textContent, error: "con
 
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="no Chromium")
-@pytest.mark.parametrize("document", ["docs/event-contract.md", "README.md"])
+@pytest.mark.parametrize("document", ["docs/event-contract.md", "README.md", CLIENTS])
 async def test_the_documented_event_source_runs_as_written(
     make_settings: MakeSettings, document: str
 ) -> None:

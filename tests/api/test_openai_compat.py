@@ -152,7 +152,7 @@ async def test_a_stream_ends_with_stop_annotations_and_usage(
 async def test_the_documented_example_prints_the_answer_and_its_citations(
     server: LiveServer,
 ) -> None:
-    code = example("docs/clients-openai.md", "python", "client.chat.completions.create")
+    code = example("docs/clients.md", "python", "client.chat.completions.create")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
