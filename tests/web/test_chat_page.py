@@ -355,10 +355,21 @@ async def test_a_server_that_needs_a_key_asks_for_one(
             await page.get_by_label("API key").press("Enter")
             await page.get_by_text("That key was not accepted.").wait_for(timeout=WAIT_MS)
             await page.get_by_label("API key").fill(key)
+
+            async def slowly(route: Any) -> None:
+                await asyncio.sleep(1.5)
+                await route.continue_()
+
+            # A slow server: the page is still loading the conversations when the question is
+            # asked; when they arrive, the answer must go on as it was, not be interrupted.
+            await page.route("**/api/sessions?*", slowly)
+            follows: list[str] = []
+            page.on("request", lambda r: follows.append(r.url) if "/events" in r.url else None)
             await page.get_by_role("button", name="Sign in").click()
             await page.locator("#sign-in").wait_for(state="hidden", timeout=WAIT_MS)
             await ask(page, "How do I cancel a stream?")
             assert "[1]" in await answered(page)
+            assert len(follows) == 1, follows
             await page.get_by_role("button", name="Sign out").click()
             await page.get_by_label("API key").wait_for(timeout=WAIT_MS)
             refused = await page.evaluate("fetch('/api/sessions').then((r) => r.status)")

@@ -257,9 +257,14 @@ const sessions = new SessionList($("sessions"), $("sessions-empty"), {
 });
 
 async function start() {
+  const reopening = state.sessionId; // the conversation this tab showed before a reload
   await loadCollections();
   await sessions.refresh();
-  if (state.sessionId) await openSession(state.sessionId);
+  // A question asked meanwhile (right after signing in, on a slow server) owns the page now:
+  // opening the old conversation would abort the answer it is following.
+  if (reopening && state.sessionId === reopening && !state.follow && !state.asking) {
+    await openSession(reopening);
+  }
 }
 
 function wire() {
