@@ -18,6 +18,7 @@ from app.core.settings import ChatSettings, LLMSettings, Settings
 from tests.support.corpus import write_corpus
 from tests.support.keys import create_key
 from tests.support.knowledge import ingest_paths_now
+from tests.support.llms import BrokenLLM
 from tests.support.server import LiveServer, serve
 from tests.support.tcp_proxy import running_proxy
 
@@ -374,5 +375,42 @@ async def test_a_server_that_needs_a_key_asks_for_one(
             await page.get_by_label("API key").wait_for(timeout=WAIT_MS)
             refused = await page.evaluate("fetch('/api/sessions').then((r) => r.status)")
             assert refused == 401
+        finally:
+            await context.close()
+
+
+async def test_errors_are_said_plainly(
+    site: Site, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A server of its own, last in the module: two apps in one process share their routers'
+    # wiring, so the module's server must not be needed after this one stops.
+    root = tmp_path_factory.mktemp("errors")
+    admission = {"work_per_minute": 1, "limit_local": True}
+    settings = page_settings(root / "data", admission=admission)
+    ingest_paths_now(settings, [write_corpus(root / "docs")])
+    async with serve(settings, llm=BrokenLLM(good_tokens=3)) as server:
+        context = await site.browser.new_context()
+        try:
+            page = await context.new_page()
+            await page.goto(f"{server.url}/")
+            await page.wait_for_selector("#collection option", state="attached")
+            status = page.get_by_role("alert")
+
+            # The model fails mid-answer: the text so far stays, marked, and the alert says why
+            # in a sentence, without the internals of the failure.
+            await ask(page, "How do I cancel a stream?")
+            await page.get_by_text("Interrupted:").wait_for(timeout=WAIT_MS)
+            assert "token2" in await page.get_by_test_id("answer").last.inner_text()
+            said = await status.inner_text()
+            assert said.strip()
+            assert "model.py" not in said
+            assert "Traceback" not in said
+
+            # Over the key's budget of questions: 429, said with the wait.
+            await ask(page, "And how do I resume one?")
+            await page.get_by_text("Too many requests; try again in").wait_for(timeout=WAIT_MS)
+            assert re.search(r"try again in \d+ s", await status.inner_text())
+            # Nothing was asked: the question is kept to send again.
+            assert await page.get_by_test_id("question").input_value() == "And how do I resume one?"
         finally:
             await context.close()
