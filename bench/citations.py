@@ -8,8 +8,9 @@ in the `samples` collection, each in a new conversation. For every answer:
 - cites a source: it contains a `[n]` that names one of the sources it was given (the server's
   own `cited` flag; nothing is inserted for the model);
 - cites the expected document: one of its cited sources is the question's labelled document;
-- metadata echo: it begins with the passage header the model saw ("Title:", "Heading:",
-  "Source") instead of an answer;
+- echo: it begins with the passage header the model saw ("Title:", "Heading:", "Source") or
+  the prompt's "Question:" instead of an answer;
+- empty: fewer than three words besides its `[n]` markers (a bare `[1]` is cited, not an answer);
 - its length in characters and the wall time of the request.
 
 The expected document being among the sources at all bounds the second count: that is
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import tempfile
 import time
@@ -35,7 +37,10 @@ from bench.servers import PROJECT, ingest, running_server, server_env
 
 QUESTIONS = PROJECT / "samples" / "retrieval-eval.jsonl"
 COLLECTION = "samples"
-ECHO_PREFIXES = ("Title:", "Heading:", "Source")
+ECHO_PREFIXES = ("Title:", "Heading:", "Source", "Question:")
+CITATION = re.compile(r"\[\d+\]")
+# Fewer words than this besides its `[n]` markers: a citation with no answer to it.
+MIN_WORDS = 3
 # The embedded model answers one question at a time on a shared CPU: generous, but bounded.
 ANSWER_TIMEOUT_S = 300.0
 
@@ -50,6 +55,11 @@ class Outcome:
     cites_expected: bool
     expected_retrieved: bool
     echo: bool
+    empty: bool
+
+
+def is_empty(answer: str) -> bool:
+    return len(CITATION.sub(" ", answer).split()) < MIN_WORDS
 
 
 def load_questions(limit: int | None, every: int) -> list[dict[str, str]]:
@@ -81,6 +91,7 @@ def ask(client: httpx.Client, url: str, row: dict[str, str]) -> Outcome:
         cites_expected=any(source["document"] == row["document"] for source in cited),
         expected_retrieved=any(source["document"] == row["document"] for source in sources),
         echo=answer.lstrip().startswith(ECHO_PREFIXES),
+        empty=is_empty(answer),
     )
 
 
@@ -99,7 +110,8 @@ def report(outcomes: list[Outcome], show: int) -> None:
     print(
         f"  (expected doc among the sources:  {share(sum(o.expected_retrieved for o in outcomes))})"
     )
-    print(f"answers that echo metadata:         {share(sum(o.echo for o in outcomes))}")
+    print(f"answers that echo the prompt:       {share(sum(o.echo for o in outcomes))}")
+    print(f"answers without words to cite:      {share(sum(o.empty for o in outcomes))}")
     length = statistics.mean(len(o.answer) for o in outcomes)
     print(f"mean answer length:                 {length:.0f} chars")
     print(

@@ -7,11 +7,12 @@ from llama_index.core.query_engine.citation_query_engine import CITATION_QA_TEMP
 
 # CitationQueryEngine's template teaches citing with a worked example; SmolLM2-135M copies the
 # example instead of answering. This keeps its contract (numbered passages, `[n]` citations) in
-# the few words a small model follows: the passages come first as `[n] text` (see
-# CompactCitationQueryEngine) and the instruction last, where the model reads it just before
-# it answers; with the instruction first it answered without citing almost every time.
+# the few words a small model follows: the question, then the passages as `[n] text` (see
+# CompactCitationQueryEngine), then the instruction, read just before it answers. With the
+# instruction first it rarely cited; with the question right after the passages it often
+# continued their numbered list (`[4] ...` after three passages), citing nothing.
 COMPACT_CITATION_QA_TEMPLATE = PromptTemplate(
-    "{context_str}\n\nQuestion: {query_str}\n"
+    "Question: {query_str}\n\n{context_str}\n\n"
     "Answer the question in one sentence from the numbered sources and end it with the number "
     "of the source you used, like [1]."
 )

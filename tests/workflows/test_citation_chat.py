@@ -74,8 +74,9 @@ async def test_the_compact_prompt_numbers_passages_as_the_model_cites_them() -> 
     assert "title:" not in prompt.lower()
     assert "heading:" not in prompt.lower()
     assert "Source 1" not in prompt
-    # The instruction comes after the passages, just before the model answers.
-    assert prompt.index("How many vacation days") > prompt.index("[2] Full-time")
+    # Question, passages, then the instruction the model reads just before it answers.
+    assert prompt.index("How many vacation days") < prompt.index("[1] Quillfen")
+    assert prompt.index("[2] Full-time") < prompt.index("Answer the question")
     assert prompt.rstrip().endswith("like [1].")
 
     citations = citations_from_nodes(response.source_nodes, ANSWER)
