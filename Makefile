@@ -51,13 +51,14 @@ node-packages:
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error; \
 		else echo "note: npm not installed; the AI SDK tests will skip"; fi
 
-bench: install  ## Measure start-up, streaming, history loading, admission, retrieval quality and speed
+bench: install  ## Measure start-up, streaming, history, admission, retrieval, and how often answers cite
 	$(UV) run python -m bench.startup
 	$(UV) run python -m bench.streaming
 	$(UV) run python -m bench.history
 	$(UV) run python -m bench.admission
 	$(UV) run citestream evaluate
 	$(UV) run python -m bench.retrieval
+	$(UV) run python -m bench.citations
 
 load: install  ## Many answers at once (fake model): SQLite at 100/300/1000 streams, 2 workers at 2000
 	$(UV) run python -m bench.load

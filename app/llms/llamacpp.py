@@ -51,6 +51,9 @@ class LlamaCppLLM(AsyncStreamingLLM):
     max_new_tokens: int = 256
     temperature: float = 0.1
     repeat_penalty: float = 1.1
+    # The compact prompt ends in `Question: ...`; SmolLM2 sometimes goes on to invent the next
+    # question and answer it, which is never part of the answer.
+    stop: tuple[str, ...] = ("\nQuestion:",)
     threads: int | None = None
     _llama: Any = PrivateAttr(default=None)
     # The stop flag of the generation the worker is running. llama.cpp asks it during each
@@ -113,6 +116,7 @@ class LlamaCppLLM(AsyncStreamingLLM):
                     max_tokens=self.max_new_tokens,
                     temperature=self.temperature,
                     repeat_penalty=self.repeat_penalty,
+                    stop=list(self.stop),
                 )
                 for chunk in stream:
                     delta = chunk["choices"][0]["delta"].get("content")

@@ -33,6 +33,7 @@ from workflows.decorators import StepFunction
 from app.core.errors import CitestreamError, LLMFailure, RetrievalFailure
 from app.core.names import DEFAULT_COLLECTION
 from app.llms.deadlines import TokenClock, TokenDeadlines
+from app.workflows.citations import SOURCE_LABEL
 from app.workflows.events import (
     ChatAnswered,
     ChatRequested,
@@ -183,6 +184,24 @@ class SearchRetriever(BaseRetriever):
         return await self._search.search(query_bundle.query_str, self._collection)
 
 
+class CompactCitationQueryEngine(CitationQueryEngine):
+    """CitationQueryEngine whose passages reach the model as `[n] text`, with no metadata lines.
+
+    The engine's own `Source n:` label comes after the passage's title and heading lines, so
+    SmolLM2-135M answered by copying those lines (`Title: ...`) and rarely wrote `[n]`; shown
+    the very marker it should write next to each passage, it cites far more often.
+    """
+
+    def _create_citation_nodes(self, nodes: list[NodeWithScore]) -> list[NodeWithScore]:
+        numbered = super()._create_citation_nodes(nodes)
+        for index, hit in enumerate(numbered, start=1):
+            text = SOURCE_LABEL.sub("", hit.node.get_content()).strip()
+            hit.node.set_content(f"[{index}] {text}")
+            # The metadata stays for the citations; only the prompt no longer shows it.
+            hit.node.excluded_llm_metadata_keys = list(hit.node.metadata)
+        return numbered
+
+
 def build_citation_engine(
     *, llm: LLM, search: PassageSearch, citation_chunk_size: int, prompt_style: str
 ) -> CitationQueryEngine:
@@ -203,7 +222,8 @@ def build_citation_engine(
         prompt_helper=PromptHelper.from_llm_metadata(llm.metadata, tokenizer=tokenizer),
         chat_prompt_helper=ChatPromptHelper.from_llm_metadata(llm.metadata, tokenizer=tokenizer),
     )
-    return CitationQueryEngine(
+    engine_class = CompactCitationQueryEngine if prompt_style == "compact" else CitationQueryEngine
+    return engine_class(
         retriever=SearchRetriever(search, DEFAULT_COLLECTION),
         llm=llm,
         response_synthesizer=synthesizer,

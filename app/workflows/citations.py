@@ -18,7 +18,8 @@ from app.core.chunks import (
 from app.core.citations import SNIPPET_CHARS, Citation
 
 _CITATION = re.compile(r"\[(\d+)\]")
-_SOURCE_LABEL = re.compile(r"^Source \d+:\s*")
+# How a passage's number starts its text: `Source n:` (LlamaIndex's prompt) or `[n]` (compact).
+SOURCE_LABEL = re.compile(r"^(?:Source \d+:|\[\d+\])\s*")
 
 
 def cited_indexes(answer: str) -> set[int]:
@@ -33,7 +34,7 @@ def citations_from_nodes(nodes: list[NodeWithScore], answer: str) -> list[Citati
     for index, hit in enumerate(nodes, start=1):
         metadata = dict(hit.node.metadata)
         chunk_id = str(metadata.pop(CHUNK_ID_KEY, hit.node.node_id))
-        text = _SOURCE_LABEL.sub("", hit.node.get_content()).strip()
+        text = SOURCE_LABEL.sub("", hit.node.get_content()).strip()
         snippet = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
         page = metadata.get(PAGE_KEY)
         citations.append(

@@ -6,11 +6,15 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.query_engine.citation_query_engine import CITATION_QA_TEMPLATE
 
 # CitationQueryEngine's template teaches citing with a worked example; SmolLM2-135M copies the
-# example instead of answering. This keeps its contract (numbered `Source n:` passages, `[n]`
-# citations) in the few words a small model follows.
+# example instead of answering. This keeps its contract (numbered passages, `[n]` citations) in
+# the few words a small model follows: the question, then the passages as `[n] text` (see
+# CompactCitationQueryEngine), then the instruction, read just before it answers. With the
+# instruction first it rarely cited; with the question right after the passages it often
+# continued their numbered list (`[4] ...` after three passages), citing nothing.
 COMPACT_CITATION_QA_TEMPLATE = PromptTemplate(
-    "Answer the question using only the sources below. After each fact, cite its source "
-    "number in brackets, like [1].\n\n{context_str}\nQuestion: {query_str}\nAnswer:"
+    "Question: {query_str}\n\n{context_str}\n\n"
+    "Answer the question in one sentence from the numbered sources and end it with the number "
+    "of the source you used, like [1]."
 )
 
 
