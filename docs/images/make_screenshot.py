@@ -7,12 +7,10 @@ environment configures (SmolLM2 by default); `CITESTREAM_LLM__PROVIDER=fake` dra
 
     uv run python docs/images/make_screenshot.py [question] [collection]
 
-The committed picture was drawn with the fake model, whose fixed text happens to describe
-Citestream, over this documentation (SmolLM2-135M often answers without citing):
+The committed picture is what `make run` gives a newcomer: the embedded SmolLM2-135M over the
+sample handbook:
 
-    CITESTREAM_LLM__PROVIDER=fake CITESTREAM_LLM__FAKE_TOKENS=72 CITESTREAM_LLM__FAKE_DELAY_MS=15 \
-      uv run python docs/images/make_screenshot.py \
-      "How does Citestream stream an answer to a frontend?" default
+    uv run python docs/images/make_screenshot.py "How many vacation days do I get?" samples
 """
 
 from __future__ import annotations
