@@ -3,6 +3,8 @@ cites appear in an expander, with their page or heading.
 
     CITESTREAM_URL=http://127.0.0.1:8000 streamlit run examples/streamlit_chat.py
 
+When the server requires keys, also set `CITESTREAM_API_KEY` (sent as `Authorization: Bearer`).
+
 It uses two endpoints: `POST /api/chat/stream` with `Accept: text/plain` (the answer, then a
 "Sources:" footer that this page leaves out), and `GET /api/sessions/{id}` for the stored
 answer's sources. The conversation's id comes back in the `X-Session-Id` header and is sent
@@ -33,6 +35,12 @@ def base_url() -> str:
     return os.environ.get("CITESTREAM_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
+def auth_headers() -> dict[str, str]:
+    """The API key, when the server requires one (it does beyond loopback, or once keys exist)."""
+    key = os.environ.get("CITESTREAM_API_KEY")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def problem_detail(response: httpx.Response) -> str:
     """The `detail` of a problem+json answer, or its status line for anything else."""
     try:
@@ -44,7 +52,7 @@ def problem_detail(response: httpx.Response) -> str:
 def answer_stream(question: str) -> Iterator[str]:
     """The answer's text as it arrives, without the footer; keeps the conversation's ids."""
     body = {"query": question, "session_id": st.session_state.get("session_id")}
-    headers = {"Accept": "text/plain"}
+    headers = {"Accept": "text/plain", **auth_headers()}
     url = f"{base_url()}/api/chat/stream"
     with httpx.stream("POST", url, json=body, headers=headers, timeout=TIMEOUT) as response:
         if response.is_error:
@@ -56,32 +64,40 @@ def answer_stream(question: str) -> Iterator[str]:
 
 
 def without_footer(pieces: Iterator[str]) -> Iterator[str]:
-    """The text before the footer. A footer's start may arrive split across pieces, so the
-    last few characters wait until the next piece shows they are not one."""
+    """The text before the footer. The footer is the stream's last block, but a model may write
+    "Sources:" itself: from the first place a footer could start, the text waits for the end
+    of the stream, which says where the footer really begins. A footer's start may also arrive
+    split across pieces, so the last few characters wait until the next piece."""
+    markers = (SOURCES_FOOTER, ERROR_LINE)
+    keep = max(len(marker) for marker in markers) - 1
     held = ""
+    waiting = False  # a footer may have begun: hold everything until the end
     for piece in pieces:
         held += piece
-        for marker in (SOURCES_FOOTER, ERROR_LINE):
-            if marker in held:
-                text, _, rest = held.partition(marker)
-                yield text
-                # Read to the end: the response is whole, and the answer stored, before the
-                # page asks for its sources.
-                rest += "".join(pieces)
-                if marker == ERROR_LINE:
-                    raise CitestreamError(rest.partition("] ")[2].strip())
-                return
-        keep = len(SOURCES_FOOTER) - 1
-        if len(held) > keep:
-            yield held[:-keep]
-            held = held[-keep:]
-    yield held.rstrip("\n")  # no source was cited: the answer ends with a newline
+        if not waiting:
+            starts = [found for marker in markers if (found := held.find(marker)) >= 0]
+            if starts:
+                waiting = True
+                yield held[: min(starts)]
+                held = held[min(starts) :]
+            elif len(held) > keep:
+                yield held[:-keep]
+                held = held[-keep:]
+    # The response is whole (and the answer stored, before the page asks for its sources).
+    footer = max((held.rfind(marker), marker) for marker in markers)
+    if footer[0] < 0:
+        yield held.rstrip("\n")  # no source was cited: the answer ends with a newline
+        return
+    at, marker = footer
+    yield held[:at]
+    if marker == ERROR_LINE:
+        raise CitestreamError(held[at:].partition("] ")[2].strip())
 
 
 def cited_sources(session_id: str, message_id: str) -> list[dict[str, Any]]:
     """The cited sources of the stored answer `message_id` (the session's last message)."""
     url = f"{base_url()}/api/sessions/{session_id}"
-    with httpx.Client(timeout=TIMEOUT) as client:
+    with httpx.Client(timeout=TIMEOUT, headers=auth_headers()) as client:
         total = client.get(url, params={"limit": 1}).raise_for_status().json()["messages"]["total"]
         page = client.get(url, params={"limit": 1, "offset": max(total - 1, 0)})
     answer = page.raise_for_status().json()["messages"]["items"][0]

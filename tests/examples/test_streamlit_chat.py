@@ -118,6 +118,14 @@ def test_the_sources_footer_is_left_out_wherever_the_stream_splits(cut: int) -> 
     assert "".join(without_footer(iter([text[:cut], text[cut:]]))) == ANSWER
 
 
+@pytest.mark.parametrize("cut", range(1, 60))
+def test_sources_the_model_writes_itself_stay_in_the_answer(cut: int) -> None:
+    # Only the stream's last "Sources:" block is the footer.
+    written = "Close it [1].\n\nSources:\n[1] the docs\n\nThen cancel the run [2]."
+    text = written + FOOTER
+    assert "".join(without_footer(iter([text[:cut], text[cut:]]))) == written
+
+
 def test_an_answer_that_cites_nothing_loses_only_its_last_newline() -> None:
     assert "".join(without_footer(iter(["No passage ", "says.\n"]))) == "No passage says."
 
