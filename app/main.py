@@ -27,6 +27,7 @@ from app.api import (
     sessions,
 )
 from app.api.admission import ADMIT_REQUEST
+from app.api.ai_sdk_parts import AI_SDK_STREAM_HEADER
 from app.api.body_limit import BodyLimit
 from app.api.guarded_paths import GuardedPaths
 from app.api.openapi import publish_contract
@@ -103,13 +104,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             CORSMiddleware,
             allow_origins=settings.server.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Accept", "Last-Event-ID"],
+            # Whatever headers a listed origin's client library sends (OpenAI's SDKs add their
+            # X-Stainless-* headers): the origin is trusted already, and no credentials are
+            # shared across origins, so naming each header would only break clients.
+            allow_headers=["*"],
             expose_headers=[
                 "X-Session-Id",
                 "X-Message-Id",
                 "X-Run-Id",
                 "Retry-After",
                 REQUEST_ID_HEADER,
+                AI_SDK_STREAM_HEADER,
             ],
         )
     # Added last, so outermost of the user middleware: CORS answers carry the id too.

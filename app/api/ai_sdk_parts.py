@@ -45,7 +45,9 @@ from app.services.answer_events import (
     AnswerStarted,
 )
 
-UI_MESSAGE_STREAM_HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
+# The protocol version the SDK looks for (and a cross-origin page may read: app/main.py).
+AI_SDK_STREAM_HEADER = "x-vercel-ai-ui-message-stream"
+UI_MESSAGE_STREAM_HEADERS = {AI_SDK_STREAM_HEADER: "v1"}
 DONE = b"data: [DONE]\n\n"
 
 # By file name; what is not known is sent as plain text.

@@ -16,12 +16,15 @@ from app.api.fields import StorableStr
 from app.core.errors import InvalidInput
 from app.core.names import COLLECTION_NAME_PATTERN
 
-# A chat id is the client's own string (the SDK makes 16 characters): any printable text.
+# A chat id is the client's own string (the SDK makes 16 characters): printable text that can
+# name a path segment, since resume and stop put it in their URL (`/{id}/stream`): no `/`,
+# and not only dots (`.` and `..` are not segments the SDK can reconnect with).
 CHAT_ID_MAX_CHARS = 200
-CHAT_ID_PATTERN = "^[^\\x00-\\x1f\\x7f]+$"
+_SEGMENT_CHAR = "[^\\x00-\\x1f\\x7f/]"
+CHAT_ID_PATTERN = f"^{_SEGMENT_CHAR}*[^\\x00-\\x1f\\x7f/.]{_SEGMENT_CHAR}*$"
 _CHAT_ID_DESCRIPTION = (
-    "The client's chat id (`useChat`'s `id`): 1 to 200 characters, no control characters. "
-    "Each of your chat ids is one Citestream conversation."
+    "The client's chat id (`useChat`'s `id`): 1 to 200 characters, no control characters, "
+    "no `/`, not only dots. Each of your chat ids is one Citestream conversation."
 )
 ChatIdPath = Annotated[
     str,

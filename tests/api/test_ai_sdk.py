@@ -254,6 +254,9 @@ async def test_requests_that_cannot_be_answered_are_refused_before_the_stream(
         for body, field in [
             ({"id": "tab\there", "messages": [message]}, "id"),
             ({"id": "x" * 201, "messages": [message]}, "id"),
+            # Resume and stop name the chat in their path: an id must be one path segment.
+            ({"id": "team-7/support", "messages": [message]}, "id"),
+            ({"id": "..", "messages": [message]}, "id"),
             ({"id": "no-question", "messages": [{**message, "role": "assistant"}]}, "messages"),
         ]:
             response = await client.post("/api/ai-sdk/chat", json=body)
