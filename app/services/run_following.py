@@ -3,12 +3,13 @@ when that worker is gone."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from app.core.errors import WorkerLost
+from app.core.errors import CitestreamError, WorkerLost
 from app.core.metrics import Metrics
 from app.core.runs import RunRecord, StoredEvent
 from app.memory.messages import MessageStatus, TurnOutcome
@@ -37,7 +38,28 @@ async def follow_remote(
     *,
     on_owner_lost: OwnerLost,
 ) -> AsyncGenerator[Batch, None]:
-    """The run's events after `after` from Redis, until its final event."""
+    """The run's events after `after` from Redis, until its final event. If Redis cannot be
+    reached meanwhile, the listener's stream ends with that error as its final event (in
+    whatever protocol it speaks), rather than being cut; the run goes on on its worker, and
+    can be followed again."""
+    cursor = after
+    batches = _follow_stream(mirror, record, after, metrics, on_owner_lost)
+    try:
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                cursor = batch[-1][0]
+                yield batch
+    except CitestreamError as error:
+        yield [(cursor + 1, AnswerFailed(error))]
+
+
+async def _follow_stream(
+    mirror: RedisRunMirror,
+    record: RunRecord,
+    after: int,
+    metrics: Metrics,
+    on_owner_lost: OwnerLost,
+) -> AsyncGenerator[Batch, None]:
     cursor = after
     replaying = after > 0
     marked_at = float("-inf")
