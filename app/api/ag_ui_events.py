@@ -29,7 +29,7 @@ from ag_ui.core import (
 from ag_ui.encoder import EventEncoder
 from pydantic import TypeAdapter
 
-from app.api.sse import Batches, RunEventStream, run_headers, sources_of
+from app.api.sse import Batches, RunEventStream, sources_of
 from app.api.stream_schemas import MetaData, Source
 from app.core.runs import RunRecord
 from app.core.settings import ChatSettings
@@ -132,14 +132,11 @@ def ag_ui_stream(
     batches: Batches, run: RunAgentInput, record: RunRecord, settings: ChatSettings
 ) -> RunEventStream:
     """The streaming response of an AG-UI run, with our heartbeats and stuck-client limit."""
-    return RunEventStream(
+    return RunEventStream.for_run(
         to_ag_ui_events(batches, run, record.message_id),
-        heartbeat_s=settings.heartbeat_s,
-        headers={
-            **run_headers(record.session_id, record.message_id, record.run_id),
-            "Content-Type": EventEncoder().get_content_type(),
-        },
-        send_timeout_s=settings.send_timeout_s,
+        record,
+        settings,
+        headers={"Content-Type": EventEncoder().get_content_type()},
     )
 
 

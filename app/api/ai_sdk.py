@@ -16,7 +16,7 @@ from app.api.openapi import QUESTION_ERRORS
 from app.api.provide import Provide
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
 from app.api.run_schemas import RunState
-from app.api.sse import Batches, RunEventStream, run_headers
+from app.api.sse import Batches, RunEventStream
 from app.container import Container
 from app.core.runs import RunRecord
 from app.core.settings import Settings
@@ -33,14 +33,8 @@ _IDLE = {"description": "No answer is in progress in this chat."}
 
 
 def _stream(batches: Batches, record: RunRecord, settings: Settings) -> RunEventStream:
-    return RunEventStream(
-        to_ui_message_stream(batches),
-        heartbeat_s=settings.chat.heartbeat_s,
-        headers={
-            **run_headers(record.session_id, record.message_id, record.run_id),
-            **UI_MESSAGE_STREAM_HEADERS,
-        },
-        send_timeout_s=settings.chat.send_timeout_s,
+    return RunEventStream.for_run(
+        to_ui_message_stream(batches), record, settings.chat, headers=UI_MESSAGE_STREAM_HEADERS
     )
 
 

@@ -45,16 +45,14 @@ RECONNECT_MS = 1000
 def _event_stream(
     batches: Batches, record: RunRecord, settings: Settings, *, for_event_source: bool = False
 ) -> EventSourceResponse:
-    return RunEventStream(
+    return RunEventStream.for_run(
         to_server_sent_events(
             batches,
             event_id=run_scoped_ids(record.run_id) if for_event_source else str,
             retry_ms=RECONNECT_MS if for_event_source else None,
         ),
-        heartbeat_s=settings.chat.heartbeat_s,
-        headers=run_headers(record.session_id, record.message_id, record.run_id),
-        # A client that vanished without closing its connection must not hold the session.
-        send_timeout_s=settings.chat.send_timeout_s,
+        record,
+        settings.chat,
     )
 
 

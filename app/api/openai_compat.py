@@ -102,14 +102,9 @@ async def chat_completions(
         record.run_id, principal=principal, cancel_on_close=CancelOrigin.DISCONNECT
     )
     completion = Completion.of(body, record, str(request.base_url))
-    ids = run_headers(record.session_id, record.message_id, record.run_id)
     if body.stream:
-        return RunEventStream(
-            completion_chunks(batches, completion),
-            heartbeat_s=settings.chat.heartbeat_s,
-            send_timeout_s=settings.chat.send_timeout_s,
-            headers=ids,
-        )
+        return RunEventStream.for_run(completion_chunks(batches, completion), record, settings.chat)
+    ids = run_headers(record.session_id, record.message_id, record.run_id)
     response.headers.update({name: value for name, value in ids.items() if name not in SSE_HEADERS})
     answer = await unless_client_leaves(request, collect_answer(batches))
     return whole_completion(answer, completion)

@@ -12,7 +12,7 @@ from app.api.openapi import QUESTION_ERRORS, problem_responses, stream_response
 from app.api.provide import Provide
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
 from app.api.run_schemas import RunList, RunRequest, RunStarted, RunState
-from app.api.sse import RunEventStream, run_headers, to_server_sent_events
+from app.api.sse import RunEventStream, to_server_sent_events
 from app.container import Container
 from app.core.errors import InvalidInput
 from app.core.settings import Settings
@@ -120,12 +120,7 @@ async def follow_run(
     if record.final_seq is not None and after >= record.final_seq:
         return Response(status_code=204)
     batches = await runs.follow(run_id, after, principal=principal)
-    return RunEventStream(
-        to_server_sent_events(batches),
-        heartbeat_s=settings.chat.heartbeat_s,
-        headers=run_headers(record.session_id, record.message_id, record.run_id),
-        send_timeout_s=settings.chat.send_timeout_s,
-    )
+    return RunEventStream.for_run(to_server_sent_events(batches), record, settings.chat)
 
 
 @router.post(

@@ -18,6 +18,8 @@ from starlette.types import Message, Receive, Scope, Send
 from app.api.stream_schemas import ErrorData, MessageData, MetaData, Source
 from app.core.citations import Citation
 from app.core.log_context import abandon_response
+from app.core.runs import RunRecord
+from app.core.settings import ChatSettings
 from app.services.answer_events import (
     AnswerDelta,
     AnswerEvent,
@@ -73,6 +75,28 @@ class RunEventStream(EventSourceResponse):
         # When each send in progress began (a heartbeat may be sent beside an event).
         self._sending: dict[object, float] = {}
         self._watch: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def for_run(
+        cls,
+        content: AsyncIterator[ServerSentEvent | bytes],
+        record: RunRecord,
+        settings: ChatSettings,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> RunEventStream:
+        """The stream of `record`'s run in any protocol: the run's ids in its headers (beside
+        the protocol's `headers`), the chat settings' heartbeat and stuck-client limit (a client
+        that vanished without closing its connection must not hold the session)."""
+        return cls(
+            content,
+            heartbeat_s=settings.heartbeat_s,
+            headers={
+                **run_headers(record.session_id, record.message_id, record.run_id),
+                **(headers or {}),
+            },
+            send_timeout_s=settings.send_timeout_s,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
