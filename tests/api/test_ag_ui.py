@@ -31,14 +31,13 @@ from httpx_sse import aconnect_sse
 from app.core.settings import LLMSettings, Settings
 from tests.support.ag_ui import EVENTS, QUESTION, custom, run_events, run_input, text_of
 from tests.support.corpus import write_corpus
-from tests.support.doc_examples import example
+from tests.support.doc_examples import DOCUMENTED_URL, example
 from tests.support.knowledge import ingest_paths_now
+from tests.support.processes import output_of
 from tests.support.server import LiveServer, serve
 
 # One event loop for the module, so that its servers are started once and shared.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-DOCUMENTED_URL = "http://127.0.0.1:8000"
 
 
 def _settings(root: Path, *, tokens: int, delay_ms: float) -> Settings:
@@ -220,16 +219,8 @@ async def test_a_cancelled_run_finishes_with_the_cancelled_outcome(
 async def test_the_documented_python_client_runs_as_written(server: LiveServer) -> None:
     code = example("docs/clients.md", "python", "/api/ag-ui")
     assert DOCUMENTED_URL in code
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        code.replace(DOCUMENTED_URL, server.url),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    out = await output_of(sys.executable, "-c", code.replace(DOCUMENTED_URL, server.url))
 
-    assert process.returncode == 0, err.decode()
-    answer, sources = out.decode().rstrip("\n").split("\nSources: ")
+    answer, sources = out.rstrip("\n").split("\nSources: ")
     assert answer.startswith("Citestream streams each token")
     assert ast.literal_eval(sources) == ["cancellation.md"]

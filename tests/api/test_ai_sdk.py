@@ -29,6 +29,7 @@ from app.lifecycle import running_container
 from tests.support.corpus import write_corpus
 from tests.support.doc_examples import example
 from tests.support.keys import bearer, create_key
+from tests.support.processes import output_of
 from tests.support.threaded_server import serve_in_thread
 
 NODE = shutil.which("node")
@@ -93,17 +94,8 @@ async def ai_sdk(live: Live, chat_id: str, action: str = "send", **options: Any)
         "collection": COLLECTION,
         **options,
     }
-    process = await asyncio.create_subprocess_exec(
-        NODE,
-        str(SCRIPT),
-        json.dumps(arguments),
-        cwd=CLIENTS,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode()
-    return json.loads(out.decode().strip().splitlines()[-1])
+    out = await output_of(NODE, str(SCRIPT), json.dumps(arguments), cwd=CLIENTS, timeout_s=60)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def text_of(message: dict[str, Any]) -> str:
@@ -293,17 +285,8 @@ async def test_the_documented_node_example_runs_as_written(live: Live, tmp_path:
     (tmp_path / "node_modules").symlink_to(CLIENTS / "node_modules")
     script = tmp_path / "example.mjs"
     script.write_text(EXAMPLE_HARNESS + code)
-    process = await asyncio.create_subprocess_exec(
-        NODE,
-        str(script),
-        live.url,
-        live.owner_key,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode()
-    [answer, *cited] = out.decode().splitlines()
+    out = await output_of(NODE, str(script), live.url, live.owner_key, timeout_s=60)
+    [answer, *cited] = out.splitlines()
     assert answer.startswith("Citestream streams each token")
     assert cited
     assert all(line.startswith("[") for line in cited)

@@ -5,7 +5,6 @@ sources."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from app.services.answer_events import (
     AnswerSources,
     AnswerStarted,
 )
+from tests.support.processes import output_of
 
 NODE = shutil.which("node")
 CLIENTS = Path(__file__).parents[1] / "clients"
@@ -52,17 +52,8 @@ async def body_of(*events: AnswerEvent) -> bytes:
 
 async def parsed_by_the_sdk(body: bytes) -> Any:
     assert NODE is not None, "CI needs Node for the AI SDK tests"
-    process = await asyncio.create_subprocess_exec(
-        NODE,
-        "ai_sdk_parse.mjs",
-        cwd=CLIENTS,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(body), timeout=60)
-    assert process.returncode == 0, err.decode()
-    return json.loads(out.decode().strip().splitlines()[-1])
+    out = await output_of(NODE, "ai_sdk_parse.mjs", cwd=CLIENTS, stdin=body, timeout_s=60)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 @needs_node

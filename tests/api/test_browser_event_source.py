@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import MakeSettings
+from tests.support.browser import launch, require_chromium
 from tests.support.server import serve
 from tests.support.sse import answer_text, collect
 from tests.support.tcp_proxy import running_proxy
@@ -20,11 +19,7 @@ pytestmark = pytest.mark.browser
 QUESTION = {"query": "How do I cancel a stream?"}
 STREAM_URL = "/api/chat/stream?query=How%20do%20I%20cancel%20a%20stream%3F"
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs Chromium for the browser test: `make test` installs it")
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 # What a frontend writes: listen per event type, close once `source` (or an `error` event with
 # data) arrives. An `error` without data is the browser's own "connection lost": it reconnects
@@ -45,16 +40,6 @@ async (url) => await new Promise((resolve) => {
   setTimeout(() => { source.close(); resolve(window.received); }, 30000);
 })
 """
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 async def test_event_source_in_chromium_gets_every_event_with_its_id(
@@ -64,7 +49,7 @@ async def test_event_source_in_chromium_gets_every_event_with_its_id(
 
     settings = make_settings(llm={"fake_tokens": 12, "fake_delay_ms": 10})
     async with serve(settings) as server, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        browser = await launch(playwright)
         try:
             page = await browser.new_page()
             await page.goto(f"{server.url}/docs")  # same origin as the API, like a frontend
@@ -105,7 +90,7 @@ async def test_an_event_source_whose_connection_is_cut_resumes_the_same_answer(
         running_proxy(int(server.url.rsplit(":", 1)[1])) as proxy,
         async_playwright() as playwright,
     ):
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        browser = await launch(playwright)
         try:
             page = await browser.new_page()
             await page.goto(f"http://127.0.0.1:{proxy.port}/healthz")  # the page's origin

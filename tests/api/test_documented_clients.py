@@ -5,7 +5,6 @@ EventSource in Chromium."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -19,10 +18,11 @@ import pytest
 
 from app.core.settings import Settings
 from tests.conftest import MakeSettings
-from tests.support.doc_examples import example
+from tests.support.browser import CHROMIUM, launch
+from tests.support.doc_examples import DOCUMENTED_URL, example
+from tests.support.processes import output_of
 from tests.support.server import LiveServer, serve
 
-DOCUMENTED_URL = "http://127.0.0.1:8000"
 # One page with each client's minimal example.
 CLIENTS = "docs/clients.md"
 SOURCE_EVENT_PAGE = (
@@ -49,18 +49,6 @@ async def _documented_server(make_settings: MakeSettings) -> AsyncIterator[LiveS
         yield server
 
 
-async def _run(*command: str, cwd: Path | None = None) -> str:
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, f"{command[0]} failed:\n{err.decode()}"
-    return out.decode()
-
-
 async def _heartbeats_seen(server: LiveServer) -> None:
     """Check that the stream these examples read really carries heartbeats between events."""
     async with (
@@ -78,11 +66,11 @@ async def test_the_documented_python_clients_run_as_written(make_settings: MakeS
     assert all(DOCUMENTED_URL in code for code in (contract, *per_event))
     async with _documented_server(make_settings) as server:
         await _heartbeats_seen(server)
-        contract_out = await _run(
+        contract_out = await output_of(
             sys.executable, "-c", contract.replace(DOCUMENTED_URL, server.url)
         )
         outputs = [
-            await _run(sys.executable, "-c", code.replace(DOCUMENTED_URL, server.url))
+            await output_of(sys.executable, "-c", code.replace(DOCUMENTED_URL, server.url))
             for code in per_event
         ]
 
@@ -128,7 +116,7 @@ async def test_the_documented_fetch_clients_run_as_written(
         script.write_text(FETCH_HARNESS + code + "console.log(JSON.stringify(received));\n")
     async with _documented_server(make_settings) as server:
         results = [
-            (json.loads(await _run(NODE, str(script), server.url)), answers)
+            (json.loads(await output_of(NODE, str(script), server.url)), answers)
             for script, (_, answers) in scripts.items()
         ]
 
@@ -142,17 +130,6 @@ async def test_the_documented_fetch_clients_run_as_written(
         assert len(words.split()) == answers * TOKENS
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # What the examples leave to the page: the question, the elements, and what "show" means. Each
 # show function settles `window.outcome`, which the test awaits.
 PAGE_HARNESS = """
@@ -180,7 +157,7 @@ async def test_the_documented_event_source_runs_as_written(
 
     code = example(document, "js", "new EventSource(")
     async with _documented_server(make_settings) as server, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        browser = await launch(playwright)
         try:
             page = await browser.new_page()
             await page.goto(f"{server.url}/healthz")  # same origin as the API, like a frontend

@@ -20,8 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.core.settings import ChatSettings, LLMSettings, Settings
 from tests.conftest import MakeSettings
-from tests.support.doc_examples import example
+from tests.support.doc_examples import DOCUMENTED_URL, example
 from tests.support.llms import CONDENSE_MARKER, BrokenLLM, ScriptedLLM
+from tests.support.processes import output_of
 from tests.support.server import LiveServer, serve
 from tests.support.threaded_server import serve_in_thread
 
@@ -34,7 +35,6 @@ HANDBOOK = (
 QUESTION = "What does the source event contain?"
 CANCELS = "citestream_run_cancels_total"
 TOKENS_METRIC = "citestream_llm_tokens_total"
-DOCUMENTED_URL = "http://127.0.0.1:8000"
 ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": QUESTION}]
 
 
@@ -153,16 +153,7 @@ async def test_the_documented_example_prints_the_answer_and_its_citations(
     server: LiveServer,
 ) -> None:
     code = example("docs/clients.md", "python", "client.chat.completions.create")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        code.replace(DOCUMENTED_URL, server.url),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, err.decode()
-    printed = out.decode()
+    printed = await output_of(sys.executable, "-c", code.replace(DOCUMENTED_URL, server.url))
     assert "[1]" in printed.splitlines()[0]
     assert f"[1] The source event: {server.url}/api/documents/" in printed
 

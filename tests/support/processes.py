@@ -1,7 +1,9 @@
-"""`citestream serve` as separate worker processes, the way a deployment runs several."""
+"""Processes the tests start: `citestream serve` as separate workers, the way a deployment runs
+several, one-shot commands, and clients (Python, Node) run to their end."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -18,6 +20,23 @@ import psutil  # type: ignore[import-untyped]
 
 from app.core.settings import Settings
 from tests.support.services import redis_url
+
+
+async def output_of(
+    *command: str, cwd: Path | None = None, stdin: bytes | None = None, timeout_s: float = 120
+) -> str:
+    """What `command` printed, once it exited 0 within `timeout_s` (else the test fails, with
+    its stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=cwd,
+        stdin=None if stdin is None else asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin), timeout=timeout_s)
+    assert process.returncode == 0, f"{command[0]} failed:\n{err.decode()}"
+    return out.decode()
 
 
 def free_port() -> int:

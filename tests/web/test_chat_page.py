@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from app.core.settings import ChatSettings, LLMSettings, Settings
+from tests.support.browser import launch, require_chromium
 from tests.support.corpus import write_corpus
 from tests.support.keys import create_key
 from tests.support.knowledge import ingest_paths_now
@@ -24,22 +23,8 @@ from tests.support.tcp_proxy import running_proxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs Chromium for the browser tests: `make test` installs it")
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Long enough to watch, stop and reload mid-answer (about 3 s), short enough for the suite.
 FAKE_MODEL = {"fake_tokens": 80, "fake_delay_ms": 40}
 WAIT_MS = 30_000
@@ -77,7 +62,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     settings = page_settings(root / "data")
     ingest_paths_now(settings, [write_corpus(root / "docs")])
     async with serve(settings) as server, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        browser = await launch(playwright)
         try:
             yield Site(server, browser)
         finally:
