@@ -3,7 +3,6 @@ when that worker is gone."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -43,42 +42,27 @@ async def follow_remote(
     whatever protocol it speaks), rather than being cut; the run goes on on its worker, and
     can be followed again."""
     cursor = after
-    batches = _follow_stream(mirror, record, after, metrics, on_owner_lost)
-    try:
-        async with contextlib.aclosing(batches):
-            async for batch in batches:
-                cursor = batch[-1][0]
-                yield batch
-    except CitestreamError as error:
-        yield [(cursor + 1, AnswerFailed(error))]
-
-
-async def _follow_stream(
-    mirror: RedisRunMirror,
-    record: RunRecord,
-    after: int,
-    metrics: Metrics,
-    on_owner_lost: OwnerLost,
-) -> AsyncGenerator[Batch, None]:
-    cursor = after
     replaying = after > 0
     marked_at = float("-inf")
-    while True:
-        if time.monotonic() - marked_at >= _MARK_EVERY_S:
-            await mirror.mark_listener(record.run_id)
-            marked_at = time.monotonic()
-        stored = await mirror.read(record.run_id, cursor, _READ_BLOCK_MS)
-        if stored:
-            if replaying:
-                metrics.run_replayed_events.inc(len(stored))
-                replaying = False
-            cursor = stored[-1].seq
-            yield [(event.seq, decode(event.kind, event.data)) for event in stored]
-            if stored[-1].kind in FINAL_KINDS:
-                return
-            continue
-        if not await mirror.owner_alive(record):
-            await end_for_everyone(mirror, record, on_owner_lost)
+    try:
+        while True:
+            if time.monotonic() - marked_at >= _MARK_EVERY_S:
+                await mirror.mark_listener(record.run_id)
+                marked_at = time.monotonic()
+            stored = await mirror.read(record.run_id, cursor, _READ_BLOCK_MS)
+            if stored:
+                if replaying:
+                    metrics.run_replayed_events.inc(len(stored))
+                    replaying = False
+                cursor = stored[-1].seq
+                yield [(event.seq, decode(event.kind, event.data)) for event in stored]
+                if stored[-1].kind in FINAL_KINDS:
+                    return
+                continue
+            if not await mirror.owner_alive(record):
+                await end_for_everyone(mirror, record, on_owner_lost)
+    except CitestreamError as error:
+        yield [(cursor + 1, AnswerFailed(error))]
 
 
 async def end_for_everyone(
