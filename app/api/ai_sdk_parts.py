@@ -37,6 +37,7 @@ from app.api.ai_sdk_stream_schemas import (
 )
 from app.api.sse import Batches
 from app.core.citations import Citation
+from app.core.media_types import MEDIA_TYPES, PLAIN_TEXT
 from app.services.answer_events import (
     AnswerDelta,
     AnswerEvent,
@@ -50,20 +51,11 @@ AI_SDK_STREAM_HEADER = "x-vercel-ai-ui-message-stream"
 UI_MESSAGE_STREAM_HEADERS = {AI_SDK_STREAM_HEADER: "v1"}
 DONE = b"data: [DONE]\n\n"
 
-# By file name; what is not known is sent as plain text.
-_MEDIA_TYPES = {
-    ".md": "text/markdown",
-    ".markdown": "text/markdown",
-    ".html": "text/html",
-    ".htm": "text/html",
-    ".pdf": "application/pdf",
-    ".txt": "text/plain",
-}
-
 
 def media_type_of(document: str) -> str:
     """The media type of a document, from its file name."""
-    return _MEDIA_TYPES.get(PurePosixPath(document).suffix.lower(), "text/plain")
+    # What is not known is sent as plain text.
+    return MEDIA_TYPES.get(PurePosixPath(document).suffix.lower(), PLAIN_TEXT)
 
 
 class UIMessageParts:

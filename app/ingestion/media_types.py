@@ -1,24 +1,13 @@
-"""Which files Citestream reads, by name: the supported types and their media types."""
+"""Which files Citestream reads, by name: the supported types (app/core/media_types.py) and the
+415 for the others."""
 
 from __future__ import annotations
 
 from pathlib import PurePath
 
 from app.core.errors import UnsupportedMediaType
+from app.core.media_types import MEDIA_TYPES
 
-MARKDOWN = "text/markdown"
-PLAIN_TEXT = "text/plain"
-HTML = "text/html"
-PDF = "application/pdf"
-
-MEDIA_TYPES = {
-    ".md": MARKDOWN,
-    ".markdown": MARKDOWN,
-    ".txt": PLAIN_TEXT,
-    ".html": HTML,
-    ".htm": HTML,
-    ".pdf": PDF,
-}
 SUPPORTED_SUFFIXES = frozenset(MEDIA_TYPES)
 
 

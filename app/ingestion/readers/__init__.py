@@ -7,15 +7,8 @@ before anything is stored. Each format has its module; this one picks the reader
 
 from __future__ import annotations
 
-from app.ingestion.media_types import (
-    HTML,
-    MARKDOWN,
-    MEDIA_TYPES,
-    PDF,
-    PLAIN_TEXT,
-    SUPPORTED_SUFFIXES,
-    media_type_of,
-)
+from app.core.media_types import HTML, MARKDOWN, MEDIA_TYPES, PDF, PLAIN_TEXT
+from app.ingestion.media_types import SUPPORTED_SUFFIXES, media_type_of
 from app.ingestion.readers.html import read_html
 from app.ingestion.readers.markdown import read_markdown
 from app.ingestion.readers.parsed import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.errors import InvalidInput
-from app.ingestion.media_types import HTML, MARKDOWN, PDF, PLAIN_TEXT
+from app.core.media_types import HTML, MARKDOWN, PDF, PLAIN_TEXT
 
 __all__ = [
     "HEADING_SEPARATOR",
