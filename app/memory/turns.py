@@ -32,6 +32,10 @@ T = TypeVar("T")
 # reported as unsaved.
 TRANSIENT_DATABASE_ERRORS = (StorageBusy, OperationalError, PoolTimeout, ConnectionError, OSError)
 _RETRY_DELAYS_S = (0.05, 0.2, 1.0)
+# The tables themselves, not the mapped classes: a turn's writes are plain rows, and Core
+# statements skip the ORM's bulk-persistence layer, the largest part of their CPU.
+_SESSIONS = ChatSession.__table__
+_MESSAGES = ChatMessage.__table__
 
 
 class TurnStore:
@@ -84,14 +88,13 @@ class TurnStore:
             else:
                 # Still ours? A reservation that ran out may have been taken by another request.
                 held = await db.execute(
-                    update(ChatSession)
+                    update(_SESSIONS)
                     .where(
-                        ChatSession.id == session_id,
-                        ChatSession.active_message_id == assistant_message_id,
+                        _SESSIONS.c.id == session_id,
+                        _SESSIONS.c.active_message_id == assistant_message_id,
                     )
                     # The claim now covers the whole answer.
                     .values(active_until=now + hold_for, updated_at=now)
-                    .execution_options(synchronize_session=False)
                 )
                 if held.rowcount != 1:  # type: ignore[attr-defined]
                     raise Conflict(
@@ -103,7 +106,7 @@ class TurnStore:
                 )
                 seq = (last_seq or 0) + 1
             await db.execute(
-                insert(ChatMessage),
+                insert(_MESSAGES),
                 [
                     {
                         "id": uuid.uuid4(),
@@ -123,6 +126,7 @@ class TurnStore:
                         "content": "",
                         "status": MessageStatus.STREAMING,
                         "created_at": now,
+                        "completed_at": None,  # Core inserts many rows with the same keys
                     },
                 ],
             )
@@ -168,10 +172,10 @@ class TurnStore:
         try:
             async with self._database.session() as db:
                 written = await db.execute(
-                    update(ChatMessage)
+                    update(_MESSAGES)
                     .where(
-                        ChatMessage.id == assistant_message_id,
-                        ChatMessage.status == MessageStatus.STREAMING,
+                        _MESSAGES.c.id == assistant_message_id,
+                        _MESSAGES.c.status == MessageStatus.STREAMING,
                     )
                     .values(
                         content=outcome.content,
@@ -182,7 +186,6 @@ class TurnStore:
                         latency_ms=outcome.latency_ms,
                         completed_at=self._clock.now(),
                     )
-                    .execution_options(synchronize_session=False)
                 )
                 await self._history.cache_window_in(db, session_id)
                 await db.execute(_release_of(session_id, assistant_message_id, self._clock.now()))
@@ -221,19 +224,18 @@ class TurnStore:
 def _release_of(session_id: uuid.UUID, assistant_message_id: uuid.UUID, now: datetime) -> Update:
     """Free the session if this answer still holds it."""
     return (
-        update(ChatSession)
+        update(_SESSIONS)
         .where(
-            ChatSession.id == session_id,
-            ChatSession.active_message_id == assistant_message_id,
+            _SESSIONS.c.id == session_id,
+            _SESSIONS.c.active_message_id == assistant_message_id,
         )
         .values(active_message_id=None, active_until=None, updated_at=now)
-        .execution_options(synchronize_session=False)
     )
 
 
 async def _insert_session(db: AsyncSession, **values: object) -> None:
     try:
-        await db.execute(insert(ChatSession).values(**values))
+        await db.execute(insert(_SESSIONS).values(**values))
     except IntegrityError:
         # Two first questions under one client-chosen id: the other one created it first.
         raise Conflict(
