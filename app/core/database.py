@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.exc import OperationalError
@@ -43,6 +43,15 @@ _READ_ONLY = "citestream_read_only"
 
 class Base(DeclarativeBase):
     """Every table Citestream stores: conversations and the knowledge base."""
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, for Core statements on the hot paths: the ORM's statement
+    handling (and, for whole objects, loading them) costs more than a turn's small reads and
+    writes themselves."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _configure_sqlite(dbapi_connection: object, _record: object) -> None:

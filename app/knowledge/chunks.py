@@ -13,25 +13,29 @@ from collections.abc import AsyncIterator, Sequence
 from sqlalchemy import select
 
 from app.core.chunks import LiveChunk
-from app.core.database import Database
+from app.core.database import Database, table_of
 from app.knowledge.models import Chunk, Document, KnowledgeCollection
 from app.knowledge.rows import SEARCHABLE_STATUSES, ChunkRow, CollectionSnapshot
 
+# Table columns (a Core query), not mapped attributes: every question reads its passages
+# here, and the ORM's statement handling cost more than the read.
+_CHUNKS = table_of(Chunk).c
+_DOCUMENTS = table_of(Document).c
 _LIVE_CHUNK_COLUMNS = (
-    Chunk.id,
-    Chunk.text,
-    Chunk.page,
-    Chunk.heading,
-    Document.id,
-    Document.name,
-    Document.title,
-    Document.collection,
+    _CHUNKS.id,
+    _CHUNKS.text,
+    _CHUNKS.page,
+    _CHUNKS.heading,
+    _DOCUMENTS.id,
+    _DOCUMENTS.name,
+    _DOCUMENTS.title,
+    _DOCUMENTS.collection,
 )
 
 _LIVE_CHUNKS = (
     select(*_LIVE_CHUNK_COLUMNS)
-    .join(Document, Document.id == Chunk.document_id)
-    .where(Document.status.in_(SEARCHABLE_STATUSES), Chunk.version == Document.version)
+    .join(table_of(Document), _DOCUMENTS.id == _CHUNKS.document_id)
+    .where(_DOCUMENTS.status.in_(SEARCHABLE_STATUSES), _CHUNKS.version == _DOCUMENTS.version)
 )
 
 
@@ -46,7 +50,7 @@ class ChunkLookup:
         if not chunk_ids:
             return {}
         async with self._database.reading() as db:
-            rows = (await db.execute(_LIVE_CHUNKS.where(Chunk.id.in_(chunk_ids)))).all()
+            rows = (await db.execute(_LIVE_CHUNKS.where(_CHUNKS.id.in_(chunk_ids)))).all()
         return {row[0]: LiveChunk(*row) for row in rows}
 
     async def collection_snapshot(self, collection: str) -> CollectionSnapshot | None:

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import Database
+from app.core.database import Database, table_of
 from app.memory.cache import WindowCache
 from app.memory.messages import INTERRUPTED_MARKER, HistoryMessage, MessageRole, MessageStatus
 from app.memory.models import ChatMessage, ChatSession
@@ -49,19 +49,22 @@ class ConversationHistory:
     async def _window(
         self, db: AsyncSession, session_id: uuid.UUID, limit: int
     ) -> list[HistoryMessage]:
+        # The three columns it needs from the table (a Core query): loading whole ChatMessage
+        # objects, with their sources' JSON, cost more than the rest of a turn's reads.
+        messages = table_of(ChatMessage).c
         query = (
-            select(ChatMessage)
+            select(messages.role, messages.content, messages.status)
             .where(
-                ChatMessage.session_id == session_id,
-                ChatMessage.status.in_([MessageStatus.COMPLETE, MessageStatus.INTERRUPTED])
-                | (ChatMessage.role == MessageRole.USER),
+                messages.session_id == session_id,
+                messages.status.in_([MessageStatus.COMPLETE, MessageStatus.INTERRUPTED])
+                | (messages.role == MessageRole.USER),
             )
-            .order_by(ChatMessage.seq.desc())
+            .order_by(messages.seq.desc())
             .limit(limit)
         )
-        rows = list((await db.scalars(query)).all())
+        rows = list((await db.execute(query)).all())
         rows.reverse()
-        return [_as_history(row) for row in rows if row.content]
+        return [_as_history(*row) for row in rows if row.content]
 
     async def collection_of(self, session_id: uuid.UUID) -> str | None:
         """The collection a session searches by default (None: the default collection)."""
@@ -71,9 +74,8 @@ class ConversationHistory:
             )
 
 
-def _as_history(message: ChatMessage) -> HistoryMessage:
+def _as_history(role: MessageRole, content: str, status: MessageStatus) -> HistoryMessage:
     # The condense step sees what the user saw: a partial answer, marked as cut short.
-    content = message.content
-    if message.status == MessageStatus.INTERRUPTED:
+    if status == MessageStatus.INTERRUPTED:
         content += INTERRUPTED_MARKER
-    return HistoryMessage(role=message.role, content=content)
+    return HistoryMessage(role=role, content=content)

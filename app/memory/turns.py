@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
-from app.core.database import Database
+from app.core.database import Database, table_of
 from app.core.errors import Conflict, StorageBusy
 from app.core.names import DEFAULT_COLLECTION
 from app.memory.history import ConversationHistory
@@ -33,9 +33,9 @@ T = TypeVar("T")
 TRANSIENT_DATABASE_ERRORS = (StorageBusy, OperationalError, PoolTimeout, ConnectionError, OSError)
 _RETRY_DELAYS_S = (0.05, 0.2, 1.0)
 # The tables themselves, not the mapped classes: a turn's writes are plain rows, and Core
-# statements skip the ORM's bulk-persistence layer, the largest part of their CPU.
-_SESSIONS = ChatSession.__table__
-_MESSAGES = ChatMessage.__table__
+# statements skip the ORM's bulk-persistence layer, which cost more than the writes.
+_SESSIONS = table_of(ChatSession)
+_MESSAGES = table_of(ChatMessage)
 
 
 class TurnStore:
