@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from app.core.clock import Clock
 from app.core.errors import ServiceUnavailable
 from app.core.runs import RunRecord, StoredEvent
+from app.runs.group_writes import GroupWriter
 from app.runs.redis_fields import record_fields, run_record, stored_event
 from app.runs.redis_presence import CancelHandler, WorkerPresence
 
@@ -88,6 +89,8 @@ class RedisRunMirror:
         self._presence = WorkerPresence(
             self._reader, worker_id, liveness_ttl_ms=self._liveness_ttl_ms, prefix=prefix
         )
+        # Every run's new events leave together: one pipeline in flight for the whole process.
+        self._events = GroupWriter[tuple[uuid.UUID, StoredEvent]](self._send_events)
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -138,21 +141,25 @@ class RedisRunMirror:
         await self._write("a new run", pipe.execute)
 
     async def append(self, run_id: uuid.UUID, events: list[StoredEvent]) -> None:
-        """Add events (in order, numbered by the owner) to the run's stream, in one round trip."""
-        if not events:
-            return
-        key = self._events_key(run_id)
+        """Add events (in order, numbered by the owner) to the run's stream; returns once they
+        have been sent, in one round trip with the other runs' events of the moment."""
+        await self._events.write([(run_id, event) for event in events])
+
+    async def _send_events(self, events: list[tuple[uuid.UUID, StoredEvent]]) -> None:
         pipe = self._client.pipeline(transaction=False)
-        for event in events:
+        runs: dict[uuid.UUID, None] = {}
+        for run_id, event in events:
             pipe.xadd(
-                key,
+                self._events_key(run_id),
                 {"k": event.kind, "d": event.data},
                 id=f"0-{event.seq}",
                 maxlen=self._max_events,
                 approximate=True,
             )
-        pipe.expire(key, self._retention_s * 10)
-        await self._write("a run's events", pipe.execute)
+            runs[run_id] = None
+        for run_id in runs:  # until the run ends; then the retention period takes over
+            pipe.expire(self._events_key(run_id), self._retention_s * 10)
+        await self._write("runs' events", pipe.execute)
 
     async def update(self, record: RunRecord) -> None:
         """Write the run's state; once it has finished, both keys expire after the retention."""
@@ -248,6 +255,7 @@ class RedisRunMirror:
         return int(seq) or None
 
     async def aclose(self) -> None:
+        await self._events.aclose()
         await self._presence.aclose()
         await self._client.aclose()
         await self._reader.aclose()
