@@ -34,7 +34,10 @@ class TokenDeadlines:
         try:
             async with asyncio.timeout(self.first_token_s) as deadline:
                 clock.deadline = deadline
-                yield clock
+                try:
+                    yield clock
+                finally:
+                    clock.stop()
         except TimeoutError:
             if not clock.expired():  # someone else's timeout: not ours to rename
                 raise
@@ -49,19 +52,47 @@ class TokenDeadlines:
 
 
 class TokenClock:
-    """Resets the watch each time the model produces something."""
+    """Resets the watch each time the model produces something.
+
+    A token only notes when it came. Moving the deadline at every token (a timer cancelled
+    and another one pushed onto the loop's heap) was a tenth of a token's cost under load;
+    instead one timer, due a stall time after the latest token it knows of, looks again when
+    it fires, and expires the deadline only if no token came meanwhile.
+    """
 
     def __init__(self, limits: TokenDeadlines, loop: asyncio.AbstractEventLoop) -> None:
         self._limits = limits
         self._loop = loop
         self.deadline: asyncio.Timeout | None = None
         self.started = False
+        self._last_token_at = 0.0
+        self._look_again: asyncio.TimerHandle | None = None
 
     def tick(self) -> None:
         """A token arrived: the next one is due within the stall time."""
-        self.started = True
-        if self.deadline is not None:
-            self.deadline.reschedule(self._loop.time() + self._limits.stall_s)
+        self._last_token_at = self._loop.time()
+        if not self.started:
+            self.started = True
+            if self.deadline is not None:
+                self.deadline.reschedule(None)  # the first-token limit is met
+                self._look_again = self._loop.call_at(
+                    self._last_token_at + self._limits.stall_s, self._look
+                )
+
+    def _look(self) -> None:
+        due = self._last_token_at + self._limits.stall_s
+        now = self._loop.time()
+        if now < due:  # a token came since this timer was set: look again when the next is due
+            self._look_again = self._loop.call_at(due, self._look)
+        elif self.deadline is not None:
+            self._look_again = None
+            self.deadline.reschedule(now)  # expires it: the block is cancelled
+
+    def stop(self) -> None:
+        """The block has ended: no more looking."""
+        if self._look_again is not None:
+            self._look_again.cancel()
+            self._look_again = None
 
     def expired(self) -> bool:
         return self.deadline is not None and self.deadline.expired()
