@@ -70,6 +70,8 @@ class FakeStreamingLLM(AsyncStreamingLLM):
         offered = fenced[-2] if len(fenced) >= 3 else prompt
         sources = sorted({int(n) for n in _SOURCE_LABEL.findall(offered)})[:2] or [1]
         delay_s = self.delay_ms / 1000
+        # Looked up once: a pydantic private attribute costs a __getattr__ call each time.
+        count_tokens = self._count_tokens
         for position in range(self.tokens):
             if position == self.stall_after:
                 await asyncio.sleep(self.stall_s)
@@ -77,7 +79,7 @@ class FakeStreamingLLM(AsyncStreamingLLM):
                 await asyncio.sleep(delay_s)
             else:
                 await asyncio.sleep(0)  # still yield to the loop, as a real client would
-            self._count_tokens(1)
+            count_tokens(1)
             yield _token_at(position, sources)
 
 

@@ -45,11 +45,12 @@ class CountingOpenAILike(OpenAILike):
         upstream = await super().astream_chat(messages, **kwargs)
 
         async def counted() -> ChatResponseAsyncGen:
+            count_tokens = self._count_tokens  # once: a pydantic private attribute is slow
             try:
                 async with aclosing(upstream) as responses:  # closing it closes the HTTP stream
                     async for response in responses:
                         if response.delta:
-                            self._count_tokens(1)
+                            count_tokens(1)
                         yield response
             except APITimeoutError as error:
                 timed_out = self._timed_out(error)
