@@ -596,7 +596,11 @@ def profiling(pid: int, path: Path | None) -> Iterator[None]:
         return
     py_spy = Path(sys.executable).parent / "py-spy"
     recorder = subprocess.Popen(
-        [str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--output", str(path)],
+        [
+            *(str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--output", str(path)),
+            # A flame graph for .svg; collapsed stacks (to add up by function) for .txt.
+            *(("--format", "raw") if path.suffix == ".txt" else ()),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -684,7 +688,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds, per wave")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds after each wave")
     parser.add_argument("--chart", type=Path, default=PROJECT / "docs" / "images" / "load.png")
-    parser.add_argument("--profile", type=Path, help="py-spy flame graph of the largest N (SVG)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy of the largest N: a flame graph (.svg) or stacks (.txt)",
+    )
     arguments = parser.parse_args()
     if arguments.streams or not arguments.scenarios:
         default = [Scenario("sqlite", 1, [100, 300, 1000]), Scenario("postgres", 2, [2000])]
