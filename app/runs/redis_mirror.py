@@ -16,6 +16,7 @@ outage costs listeners on other workers their view of a run, never the run itsel
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -66,13 +67,16 @@ class RedisRunMirror:
         retry_after_s: float = 2.0,
         prefix: str = "citestream",
     ) -> None:
-        # Writes are short: a stalled Redis must not hold up the answer.
+        # Writes are short: a stalled Redis must not hold up the answer. The limit is on each
+        # write as a whole (see `_write`), not a socket timeout: redis-py arms one of those for
+        # every reply, and a pipeline of a few hundred events has as many replies.
         self._client = Redis.from_url(
             url,
-            socket_timeout=write_timeout_s,
+            socket_timeout=None,
             socket_connect_timeout=write_timeout_s,
             decode_responses=True,
         )
+        self._write_timeout_s = write_timeout_s
         # Reads block up to a second waiting for events: their socket must wait longer.
         self._reader = Redis.from_url(
             url, socket_timeout=10, socket_connect_timeout=5, decode_responses=True
@@ -115,8 +119,11 @@ class RedisRunMirror:
         if now < self._retry_at:
             return
         try:
-            await command()
-        except (RedisError, OSError) as error:
+            # A write cut short here loses its connection (redis-py closes a connection whose
+            # reply was not read), never its place in another write's replies.
+            async with asyncio.timeout(self._write_timeout_s):
+                await command()
+        except (RedisError, OSError, TimeoutError) as error:
             if self._retry_at == float("-inf") or now >= self._retry_at + self._retry_after_s:
                 logger.warning(
                     "Redis did not take %s (%s: %s); runs go on, and listeners on other workers "
@@ -174,8 +181,9 @@ class RedisRunMirror:
     async def listener_seen_at(self, run_id: uuid.UUID) -> datetime | None:
         """When a listener on another worker last said it was there."""
         try:
-            value = await self._client.hget(self._run_key(run_id), "listener_at")
-        except (RedisError, OSError):
+            async with asyncio.timeout(self._write_timeout_s):
+                value = await self._client.hget(self._run_key(run_id), "listener_at")
+        except (RedisError, OSError, TimeoutError):
             return None  # as if nobody listened elsewhere
         return None if value is None else datetime.fromisoformat(str(value))
 

@@ -95,5 +95,7 @@ class WorkerPresence:
         if self._control is not None:
             self._control.cancel()
             await asyncio.gather(self._control, return_exceptions=True)
-        with contextlib.suppress(RedisError, OSError):
-            await self._client.delete(self.alive_key(self.worker_id))
+        # Briefly: a Redis that has gone silent must not hold up the process's exit.
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(1):
+                await self._client.delete(self.alive_key(self.worker_id))
