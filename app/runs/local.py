@@ -7,8 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Generic, TypeVar
 
-import anyio.lowlevel
-
 T = TypeVar("T")
 
 
@@ -62,8 +60,10 @@ class LocalRunLog(Generic[T]):
                 # A checkpoint per batch, even when more is already there: a listener that has
                 # gone is cancelled here at once. (While appends keep waking this task, anyio's
                 # delivery of a cancellation can keep finding it just woken, and wait until the
-                # answer ends.) Meanwhile more events pile up into the next batch.
-                await anyio.lowlevel.checkpoint()
+                # answer ends.) Meanwhile more events pile up into the next batch. It is what
+                # anyio's checkpoint does on asyncio, without looking up the async library
+                # first (3% of the CPU under load, at one batch per token).
+                await asyncio.sleep(0)
                 events = self._kept
                 if cursor < len(events):
                     batch = list(enumerate(events[cursor:], start=cursor + 1))
