@@ -38,6 +38,7 @@ from app.workflows.events import (
     ChatAnswered,
     ChatRequested,
     CitationsPrepared,
+    DeltaSink,
     PassagesRetrieved,
     PhaseStarted,
     QuestionCondensed,
@@ -83,13 +84,15 @@ class CitationChatWorkflow(Workflow):
         return self._steps
 
     @step
-    async def condense(self, ctx: Context, ev: ChatRequested) -> QuestionCondensed:
+    async def condense(
+        self, ctx: Context, ev: ChatRequested
+    ) -> QuestionCondensed | PassagesRetrieved:
         """Rewrite the follow-up as a standalone question (CondenseQuestionChatEngine's prompt)."""
         if not ev.history:
-            # As the chat engine does: a first question stands on its own.
-            return QuestionCondensed(
-                standalone_question=ev.question, collection=ev.collection, deltas=ev.deltas
-            )
+            # As the chat engine does: a first question stands on its own. Its passages are
+            # found here rather than by the next step: a step of the workflow's runtime costs
+            # about a millisecond before the first token, for nothing to condense.
+            return await self._passages_for(ctx, ev.question, ev.collection, ev.deltas)
         ctx.write_event_to_stream(PhaseStarted(phase="condensing"))
         try:
             messages = CONDENSE_PROMPT.format_messages(
@@ -112,9 +115,14 @@ class CitationChatWorkflow(Workflow):
     @step
     async def retrieve(self, ctx: Context, ev: QuestionCondensed) -> PassagesRetrieved:
         """Find the passages for the standalone question in the conversation's collection."""
+        return await self._passages_for(ctx, ev.standalone_question, ev.collection, ev.deltas)
+
+    async def _passages_for(
+        self, ctx: Context, question: str, collection: str, deltas: DeltaSink
+    ) -> PassagesRetrieved:
         ctx.write_event_to_stream(PhaseStarted(phase="retrieving"))
         try:
-            passages = await self._search.search(ev.standalone_question, ev.collection)
+            passages = await self._search.search(question, collection)
         except CitestreamError:
             # Already a domain error, such as `storage_busy` when the search found no free
             # database connection: passed on as it is, so the user is told to try again
@@ -123,9 +131,7 @@ class CitationChatWorkflow(Workflow):
         except Exception as error:
             logger.exception("Retrieval failed")
             raise RetrievalFailure() from error
-        return PassagesRetrieved(
-            standalone_question=ev.standalone_question, passages=passages, deltas=ev.deltas
-        )
+        return PassagesRetrieved(standalone_question=question, passages=passages, deltas=deltas)
 
     @step
     async def answer(self, ctx: Context, ev: PassagesRetrieved) -> ChatAnswered:
