@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -140,6 +141,23 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     return app
 
 
+def settle_startup_objects() -> None:
+    """Keep what start-up built out of the garbage collector's way, and collect less often.
+
+    Under load a full collection walked every object of the process: LlamaIndex, the model's
+    client, tiktoken's tables, pydantic's schemas, the BM25 index, which live as long as the
+    process, beside the objects of every answer in flight. At 300 streams on PostgreSQL +
+    Redis that was 12 full collections of up to 459 ms per wave, 2.8 s of 14 s of CPU, and the
+    pauses were the gaps between tokens (p99 485 ms). `gc.freeze()` moves start-up's objects
+    to a generation that is never collected (the `gc` documentation's advice for servers), and
+    a young generation of 50,000 objects instead of 700 lets an answer's short-lived objects
+    die young rather than be promoted: 7 full collections, 0.9 s, and a gap p99 of 102 ms.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 async def _warm_up(lifecycle: AppLifecycle) -> None:
     container = lifecycle.container
     readiness = container.readiness()
@@ -154,6 +172,7 @@ async def _warm_up(lifecycle: AppLifecycle) -> None:
         logger.error("Citestream could not start: %s", error, exc_info=logger.isEnabledFor(10))
         readiness.failed(str(error))
         return
+    settle_startup_objects()
     readiness.ready()
     if not settings.redis.url:
         logger.info(
