@@ -29,20 +29,15 @@ class GroupWriter(Generic[T]):
         """Add `items` to the next batch; return once that batch has been sent."""
         if not items:
             return
-        # Shielded: a writer that is cancelled while waiting leaves its items in the batch, and
-        # the batch goes out for the others all the same.
-        await asyncio.shield(self.write_soon(items))
-
-    def write_soon(self, items: list[T]) -> asyncio.Future[None]:
-        """Add `items` to the next batch without waiting for it; the future tells how it went
-        (an error is also the sender's to report: nobody need look)."""
         self._pending.extend(items)
         if self._written is None:
             self._written = asyncio.get_running_loop().create_future()
-            self._written.add_done_callback(_retrieve_exception)
+        written = self._written
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_batches())
-        return self._written
+        # Shielded: a writer that is cancelled while waiting leaves its items in the batch, and
+        # the batch goes out for the others all the same.
+        await asyncio.shield(written)
 
     async def _send_batches(self) -> None:
         while self._pending:
@@ -63,8 +58,3 @@ class GroupWriter(Generic[T]):
         """Wait for what was written to be sent."""
         if self._sender is not None:
             await asyncio.shield(self._sender)
-
-
-def _retrieve_exception(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()

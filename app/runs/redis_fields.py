@@ -10,32 +10,8 @@ from redis.typing import EncodableT, FieldT
 from app.core.runs import RunRecord, RunStatus, StoredEvent
 
 
-def entry_fields(events: list[StoredEvent]) -> dict[FieldT, EncodableT]:
-    """One stream entry for consecutive events of a run; its id is the last one's number.
-
-    One event is `k`, `d`. Several (the events a run recorded while the previous write was
-    out) are `from` (the first one's number) and `k0`, `d0`, `k1`, `d1`...: one XADD per run
-    and round trip rather than one per token.
-    """
-    if len(events) == 1:
-        return {"k": events[0].kind, "d": events[0].data}
-    fields: dict[FieldT, EncodableT] = {"from": events[0].seq}
-    for index, event in enumerate(events):
-        fields[f"k{index}"] = event.kind
-        fields[f"d{index}"] = event.data
-    return fields
-
-
-def stored_events(entry_id: str, fields: dict[str, str]) -> list[StoredEvent]:
-    """The events of one stream entry, in order."""
-    last = int(entry_id.partition("-")[2])
-    if "from" not in fields:
-        return [StoredEvent(seq=last, kind=fields["k"], data=fields["d"])]
-    first = int(fields["from"])
-    return [
-        StoredEvent(seq=first + index, kind=fields[f"k{index}"], data=fields[f"d{index}"])
-        for index in range(last - first + 1)
-    ]
+def stored_event(entry_id: str, fields: dict[str, str]) -> StoredEvent:
+    return StoredEvent(seq=int(entry_id.partition("-")[2]), kind=fields["k"], data=fields["d"])
 
 
 def record_fields(record: RunRecord) -> dict[FieldT, EncodableT]:

@@ -30,7 +30,7 @@ from app.core.clock import Clock
 from app.core.errors import ServiceUnavailable
 from app.core.runs import RunRecord, StoredEvent
 from app.runs.group_writes import GroupWriter
-from app.runs.redis_fields import entry_fields, record_fields, run_record, stored_events
+from app.runs.redis_fields import record_fields, run_record, stored_event
 from app.runs.redis_presence import CancelHandler, WorkerPresence
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class RedisRunMirror:
             self._reader, worker_id, liveness_ttl_ms=self._liveness_ttl_ms, prefix=prefix
         )
         # Every run's new events leave together: one pipeline in flight for the whole process.
-        self._events = GroupWriter[tuple[uuid.UUID, StoredEvent | RunRecord]](self._send_events)
+        self._events = GroupWriter[tuple[uuid.UUID, StoredEvent]](self._send_events)
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -148,39 +148,24 @@ class RedisRunMirror:
         await self._write("a new run", pipe.execute)
 
     async def append(self, run_id: uuid.UUID, events: list[StoredEvent]) -> None:
-        """Add events (in order, numbered by the owner) to the run's stream; returns once they,
-        and everything queued before them, have been sent."""
+        """Add events (in order, numbered by the owner) to the run's stream; returns once they
+        have been sent, in one round trip with the other runs' events of the moment."""
         await self._events.write([(run_id, event) for event in events])
 
-    def append_soon(self, run_id: uuid.UUID, events: list[StoredEvent]) -> None:
-        """Add events to the run's stream with the next round trip, without waiting for it:
-        the answer goes on meanwhile, and its listeners on this worker never wait for Redis."""
-        self._events.write_soon([(run_id, event) for event in events])
-
-    def update_soon(self, record: RunRecord) -> None:
-        """Write a running run's state with the next round trip, before its later events."""
-        self._events.write_soon([(record.run_id, record)])
-
-    async def _send_events(self, writes: list[tuple[uuid.UUID, StoredEvent | RunRecord]]) -> None:
-        """Everything queued since the last round trip, in one pipeline: each run's states,
-        then its new events as one entry (a run's state is queued before its later events)."""
+    async def _send_events(self, events: list[tuple[uuid.UUID, StoredEvent]]) -> None:
         pipe = self._client.pipeline(transaction=False)
-        events: dict[uuid.UUID, list[StoredEvent]] = {}
-        for run_id, write in writes:
-            if isinstance(write, RunRecord):
-                pipe.hset(self._run_key(run_id), mapping=record_fields(write))
-            else:
-                events.setdefault(run_id, []).append(write)
-        for run_id, run_events in events.items():
-            key = self._events_key(run_id)
+        runs: dict[uuid.UUID, None] = {}
+        for run_id, event in events:
             pipe.xadd(
-                key,
-                entry_fields(run_events),
-                id=f"0-{run_events[-1].seq}",
+                self._events_key(run_id),
+                {"k": event.kind, "d": event.data},
+                id=f"0-{event.seq}",
                 maxlen=self._max_events,
                 approximate=True,
             )
-            pipe.expire(key, self._retention_s * 10)  # until the run ends; then the retention
+            runs[run_id] = None
+        for run_id in runs:  # until the run ends; then the retention period takes over
+            pipe.expire(self._events_key(run_id), self._retention_s * 10)
         await self._write("runs' events", pipe.execute)
 
     async def update(self, record: RunRecord) -> None:
@@ -224,14 +209,10 @@ class RedisRunMirror:
             answer: list[tuple[str, list[tuple[str, dict[str, str]]]]] = await self._reader.xread(
                 {self._events_key(run_id): f"0-{max(0, after)}"}, block=block_ms, count=1000
             )  # type: ignore[assignment]
-        # An entry holds the events a run recorded while its previous write was out: a
-        # listener that resumes from one of them gets only what follows it.
         return [
-            event
+            stored_event(entry_id, fields)
             for _, entries in answer or []
             for entry_id, fields in entries
-            for event in stored_events(entry_id, fields)
-            if event.seq > after
         ]
 
     async def all_events(self, run_id: uuid.UUID) -> list[StoredEvent]:
@@ -240,7 +221,7 @@ class RedisRunMirror:
             entries: list[tuple[str, dict[str, str]]] = await self._reader.xrange(
                 self._events_key(run_id)
             )  # type: ignore[assignment]
-        return [event for entry_id, fields in entries for event in stored_events(entry_id, fields)]
+        return [stored_event(entry_id, fields) for entry_id, fields in entries]
 
     async def mark_listener(self, run_id: uuid.UUID) -> None:
         """Say that someone on this worker is listening to a run (orphan detection)."""

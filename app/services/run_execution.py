@@ -123,17 +123,11 @@ class RunExecutor:
             run.record = run.record.but(first_token_at=self._clock.now())
         if self._mirror is not None:
             if first_token:  # so that GET /api/runs/{id} on another worker shows it too
-                self._mirror.update_soon(run.record)
+                await self._mirror.update(run.record)
             kind, data = encode(event)
-            stored = [StoredEvent(seq, kind, data)]
-            if _final(event):
-                # Sent, and everything before it, before the run's final state is written.
-                await self._mirror.append(run.record.run_id, stored)
-            else:
-                # Not awaited: under load a round trip waits for the loop, and the answer came
-                # out to its listeners here in bursts of it. What a run records meanwhile
-                # leaves as one entry with the next round trip, all runs in one pipeline.
-                self._mirror.append_soon(run.record.run_id, stored)
+            # Awaited: while this write is in flight the model's next tokens are joined into
+            # one event, so a fast model costs one Redis round trip per batch, not per token.
+            await self._mirror.append(run.record.run_id, [StoredEvent(seq, kind, data)])
 
     async def _settle(self, run: LocalRun) -> None:
         last = run.log.after(run.log.last_seq - 1)

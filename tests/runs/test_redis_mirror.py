@@ -1,6 +1,5 @@
-"""A run's events in Redis: written a round trip at a time, read back one by one from any of
-them; and Redis is never in the way of an answer: a Redis that takes the connection and then
-says nothing costs the owner one short wait, after which its writes are skipped for a while."""
+"""Redis is never in the way of an answer: a Redis that takes the connection and then says
+nothing costs the owner one short wait, after which its writes are skipped for a while."""
 
 from __future__ import annotations
 
@@ -15,42 +14,6 @@ import pytest
 from app.core.clock import SystemClock
 from app.core.runs import StoredEvent
 from app.runs.redis_mirror import RedisRunMirror
-from tests.support.services import redis_url
-
-
-def _mirror(url: str) -> RedisRunMirror:
-    return RedisRunMirror(
-        url,
-        worker_id="w1",
-        clock=SystemClock(),
-        retention_s=60,
-        max_events=1000,
-        liveness_ttl_s=5,
-        write_timeout_s=0.25,
-        prefix=f"test-{uuid.uuid4().hex}",
-    )
-
-
-async def test_events_recorded_during_one_round_trip_share_an_entry_and_read_back_one_by_one() -> (
-    None
-):
-    mirror = _mirror(redis_url())
-    run_id = uuid.uuid4()
-    deltas = [StoredEvent(seq, "message", f'{{"delta": "{seq}"}}') for seq in range(1, 6)]
-    final = StoredEvent(6, "source", "[]")
-    try:
-        for event in deltas:  # as a run records them while no write is out
-            mirror.append_soon(run_id, [event])
-        await mirror.append(run_id, [final])
-        stored = await mirror.all_events(run_id)
-        resumed = await mirror.read(run_id, after=3, block_ms=1)
-        entries = await mirror._reader.xlen(mirror._events_key(run_id))
-    finally:
-        await mirror.aclose()
-
-    assert stored == [*deltas, final]
-    assert resumed == [*deltas[3:], final]  # from inside an entry: only what follows
-    assert entries == 1  # one XADD for the run in that round trip, not six
 
 
 @pytest.fixture
@@ -71,7 +34,15 @@ async def silent_redis() -> AsyncIterator[str]:
 async def test_a_silent_redis_holds_a_run_up_once_for_the_write_timeout_then_not_at_all(
     silent_redis: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mirror = _mirror(silent_redis)
+    mirror = RedisRunMirror(
+        silent_redis,
+        worker_id="w1",
+        clock=SystemClock(),
+        retention_s=60,
+        max_events=1000,
+        liveness_ttl_s=5,
+        write_timeout_s=0.25,
+    )
     run_id = uuid.uuid4()
     try:
         with caplog.at_level(logging.WARNING):
