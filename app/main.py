@@ -147,11 +147,11 @@ def settle_startup_objects() -> None:
     Under load a full collection walked every object of the process: LlamaIndex, the model's
     client, tiktoken's tables, pydantic's schemas, the BM25 index, which live as long as the
     process, beside the objects of every answer in flight. At 300 streams on PostgreSQL +
-    Redis that was 12 full collections of up to 459 ms per wave, 2.8 s of 14 s of CPU, and the
-    pauses were the gaps between tokens (p99 485 ms). `gc.freeze()` moves start-up's objects
-    to a generation that is never collected (the `gc` documentation's advice for servers), and
-    a young generation of 50,000 objects instead of 700 lets an answer's short-lived objects
-    die young rather than be promoted: 7 full collections, 0.9 s, and a gap p99 of 102 ms.
+    Redis that was 12 full collections of up to 459 ms in one wave (2.8 s of its 14 s of CPU),
+    and those pauses were the longest gaps between tokens. `gc.freeze()` moves start-up's
+    objects to a generation that is never collected (the `gc` documentation's advice for
+    servers), and a young generation of 50,000 objects instead of 700 lets an answer's
+    short-lived objects die young rather than be promoted. Measured in docs/performance.md.
     """
     gc.collect()
     gc.freeze()

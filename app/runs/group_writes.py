@@ -32,6 +32,8 @@ class GroupWriter(Generic[T]):
         self._pending.extend(items)
         if self._written is None:
             self._written = asyncio.get_running_loop().create_future()
+            # Looked at even if every writer of the batch was cancelled meanwhile.
+            self._written.add_done_callback(_retrieve_exception)
         written = self._written
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_batches())
@@ -58,3 +60,8 @@ class GroupWriter(Generic[T]):
         """Wait for what was written to be sent."""
         if self._sender is not None:
             await asyncio.shield(self._sender)
+
+
+def _retrieve_exception(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
