@@ -90,8 +90,8 @@ class CitationChatWorkflow(Workflow):
         """Rewrite the follow-up as a standalone question (CondenseQuestionChatEngine's prompt)."""
         if not ev.history:
             # As the chat engine does: a first question stands on its own. Its passages are
-            # found here rather than by the next step: a step of the workflow's runtime costs
-            # about a millisecond before the first token, for nothing to condense.
+            # found here rather than by the next step: a step of the workflow's runtime cost
+            # about half a millisecond before the first token, for nothing to condense.
             return await self._passages_for(ctx, ev.question, ev.collection, ev.deltas)
         ctx.write_event_to_stream(PhaseStarted(phase="condensing"))
         try:
