@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,26 +25,15 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# The project's own helpers: the tests' Chromium and its flags, the benchmarks' free port.
+sys.path.insert(0, str(ROOT))
+
+from bench.servers import free_port  # noqa: E402
+from tests.support.browser import CHROMIUM, launch  # noqa: E402
+
 OUTPUT = Path(__file__).with_name("chat-page.png")
 QUESTION = "How do I stop an answer that is streaming?"
 COLLECTION = "default"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
@@ -67,11 +54,10 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
 async def _draw(url: str, question: str, collection: str) -> None:
     from playwright.async_api import async_playwright
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    if CHROMIUM is None:
         raise SystemExit("Chromium is not installed (apt-get install chromium)")
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=ARGS)
+        browser = await launch(playwright)
         page = await browser.new_page(viewport={"width": 1280, "height": 860})
         await page.goto(f"{url}/")
         await page.wait_for_selector("#collection option", state="attached")
@@ -88,7 +74,7 @@ async def _draw(url: str, question: str, collection: str) -> None:
 def main() -> None:
     question = sys.argv[1] if len(sys.argv) > 1 else QUESTION
     collection = sys.argv[2] if len(sys.argv) > 2 else COLLECTION
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as data:
         env = {**os.environ, "CITESTREAM_DATA_DIR": data, "CITESTREAM_SERVER__PORT": str(port)}
         command = [sys.executable, "-m", "app.cli"]
