@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from app.core.futures import look_at_exception
+
 T = TypeVar("T")
 
 
@@ -33,7 +35,7 @@ class GroupWriter(Generic[T]):
         if self._written is None:
             self._written = asyncio.get_running_loop().create_future()
             # Looked at even if every writer of the batch was cancelled meanwhile.
-            self._written.add_done_callback(_retrieve_exception)
+            self._written.add_done_callback(look_at_exception)
         written = self._written
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_batches())
@@ -60,8 +62,3 @@ class GroupWriter(Generic[T]):
         """Wait for what was written to be sent."""
         if self._sender is not None:
             await asyncio.shield(self._sender)
-
-
-def _retrieve_exception(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()

@@ -13,6 +13,7 @@ from llama_index.core.workflow import WorkflowTimeoutError
 from workflows.handler import WorkflowHandler
 
 from app.core.errors import AnswerTimeout, CitestreamError
+from app.core.futures import look_at_exception
 from app.memory.messages import HistoryMessage, MessageRole
 from app.workflows.answers import AnswerRequest, AnswerResult
 from app.workflows.citation_chat import CitationChatWorkflow
@@ -95,7 +96,7 @@ class WorkflowAnswer:
         self._timeout_s = timeout_s
         self._ended: asyncio.Future[object] = asyncio.ensure_future(self._settle())
         # Whoever stops a run may never ask for its result: the error is looked at either way.
-        self._ended.add_done_callback(_retrieve_exception)
+        self._ended.add_done_callback(look_at_exception)
 
     async def _settle(self) -> object:
         try:
@@ -133,11 +134,6 @@ class WorkflowAnswer:
             # The only call that stops a running step (and with it the model).
             await self._handler.cancel_run()
         self._buffer.close()
-
-
-def _retrieve_exception(future: asyncio.Future[object]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 def _as_chat(history: list[HistoryMessage]) -> list[ChatMessage]:
