@@ -13,6 +13,10 @@ from app.memory.cache import WindowCache
 from app.memory.messages import INTERRUPTED_MARKER, HistoryMessage, MessageRole, MessageStatus
 from app.memory.models import ChatMessage, ChatSession
 
+# The three columns the window needs, from the table (a Core query): loading whole ChatMessage
+# objects, with their sources' JSON, cost more than the rest of a turn's reads.
+_MESSAGES = table_of(ChatMessage).c
+
 
 class ConversationHistory:
     """Reads each session's recent window; keeps the cache filled as it goes."""
@@ -49,9 +53,7 @@ class ConversationHistory:
     async def _window(
         self, db: AsyncSession, session_id: uuid.UUID, limit: int
     ) -> list[HistoryMessage]:
-        # The three columns it needs from the table (a Core query): loading whole ChatMessage
-        # objects, with their sources' JSON, cost more than the rest of a turn's reads.
-        messages = table_of(ChatMessage).c
+        messages = _MESSAGES
         query = (
             select(messages.role, messages.content, messages.status)
             .where(
