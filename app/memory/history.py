@@ -53,15 +53,14 @@ class ConversationHistory:
     async def _window(
         self, db: AsyncSession, session_id: uuid.UUID, limit: int
     ) -> list[HistoryMessage]:
-        messages = _MESSAGES
         query = (
-            select(messages.role, messages.content, messages.status)
+            select(_MESSAGES.role, _MESSAGES.content, _MESSAGES.status)
             .where(
-                messages.session_id == session_id,
-                messages.status.in_([MessageStatus.COMPLETE, MessageStatus.INTERRUPTED])
-                | (messages.role == MessageRole.USER),
+                _MESSAGES.session_id == session_id,
+                _MESSAGES.status.in_([MessageStatus.COMPLETE, MessageStatus.INTERRUPTED])
+                | (_MESSAGES.role == MessageRole.USER),
             )
-            .order_by(messages.seq.desc())
+            .order_by(_MESSAGES.seq.desc())
             .limit(limit)
         )
         rows = list((await db.execute(query)).all())
