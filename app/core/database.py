@@ -25,6 +25,7 @@ from sqlalchemy.pool import QueuePool
 
 from app.core.errors import StorageBusy
 from app.core.settings import DatabaseSettings
+from app.core.sqlite_driver import one_trip_connector
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class Database:
     def __init__(self, settings: DatabaseSettings) -> None:
         self.url = settings.url
         self.engine: AsyncEngine = create_async_engine(
-            settings.url, echo=settings.echo, **_pool_options(settings)
+            settings.url, echo=settings.echo, **_pool_options(settings), **_driver(settings.url)
         )
         if self.engine.dialect.name == "sqlite":
             sync_engine: Engine = self.engine.sync_engine
@@ -161,6 +162,14 @@ def _pool_options(settings: DatabaseSettings) -> dict[str, Any]:
     if settings.pool_recycle_s is not None:
         options["pool_recycle"] = settings.pool_recycle_s
     return options
+
+
+def _driver(url: str) -> dict[str, Any]:
+    """aiosqlite connections that make one trip to their thread per statement (see
+    `app.core.sqlite_driver`); other drivers as SQLAlchemy makes them."""
+    if make_url(url).get_driver_name() != "aiosqlite":
+        return {}
+    return {"async_creator": one_trip_connector(url)}
 
 
 def _is_busy(error: BaseException) -> bool:
