@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.core.chunks import LiveChunk
 from app.core.database import Database, table_of
@@ -37,6 +37,8 @@ _LIVE_CHUNKS = (
     .join(table_of(Document), _DOCUMENTS.id == _CHUNKS.document_id)
     .where(_DOCUMENTS.status.in_(SEARCHABLE_STATUSES), _CHUNKS.version == _DOCUMENTS.version)
 )
+# Built once: building the statement for each question cost more than running it.
+_LIVE_CHUNKS_AMONG = _LIVE_CHUNKS.where(_CHUNKS.id.in_(bindparam("chunk_ids", expanding=True)))
 
 
 class ChunkLookup:
@@ -50,7 +52,7 @@ class ChunkLookup:
         if not chunk_ids:
             return {}
         async with self._database.reading() as db:
-            rows = (await db.execute(_LIVE_CHUNKS.where(_CHUNKS.id.in_(chunk_ids)))).all()
+            rows = (await db.execute(_LIVE_CHUNKS_AMONG, {"chunk_ids": list(chunk_ids)})).all()
         return {row[0]: LiveChunk(*row) for row in rows}
 
     async def collection_snapshot(self, collection: str) -> CollectionSnapshot | None:

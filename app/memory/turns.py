@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import Update, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,25 @@ _RETRY_DELAYS_S = (0.05, 0.2, 1.0)
 # statements skip the ORM's bulk-persistence layer, which cost more than the writes.
 _SESSIONS = table_of(ChatSession)
 _MESSAGES = table_of(ChatMessage)
+# Each statement is built once, with named parameters: building one per call (its clauses,
+# then its cache key) cost more than SQLAlchemy's cached compilation of it. An UPDATE without
+# values sets the columns named by the parameters it is executed with.
+_INSERT_SESSION = insert(_SESSIONS)
+_INSERT_MESSAGES = insert(_MESSAGES)
+# The session's row, while the answer `message_id` still holds it.
+_HELD_SESSION = update(_SESSIONS).where(
+    _SESSIONS.c.id == bindparam("session_id"),
+    _SESSIONS.c.active_message_id == bindparam("message_id"),
+)
+_LAST_SEQ = select(func.max(_MESSAGES.c.seq)).where(
+    _MESSAGES.c.session_id == bindparam("session_id")
+)
+# The answer's row, only while it is still streaming: it is written exactly once.
+_STREAMING_ANSWER = update(_MESSAGES).where(
+    _MESSAGES.c.id == bindparam("message_id"),
+    _MESSAGES.c.status == MessageStatus.STREAMING,
+)
+_STATUS = select(_MESSAGES.c.status).where(_MESSAGES.c.id == bindparam("message_id"))
 
 
 class TurnStore:
@@ -88,25 +107,24 @@ class TurnStore:
             else:
                 # Still ours? A reservation that ran out may have been taken by another request.
                 held = await db.execute(
-                    update(_SESSIONS)
-                    .where(
-                        _SESSIONS.c.id == session_id,
-                        _SESSIONS.c.active_message_id == assistant_message_id,
-                    )
-                    # The claim now covers the whole answer.
-                    .values(active_until=now + hold_for, updated_at=now)
+                    _HELD_SESSION,
+                    {
+                        "session_id": session_id,
+                        "message_id": assistant_message_id,
+                        # The claim now covers the whole answer.
+                        "active_until": now + hold_for,
+                        "updated_at": now,
+                    },
                 )
                 if held.rowcount != 1:  # type: ignore[attr-defined]
                     raise Conflict(
                         f"Session {session_id} was taken by another question before this "
                         "answer could start; ask again."
                     )
-                last_seq = await db.scalar(
-                    select(func.max(ChatMessage.seq)).where(ChatMessage.session_id == session_id)
-                )
+                last_seq = await db.scalar(_LAST_SEQ, {"session_id": session_id})
                 seq = (last_seq or 0) + 1
             await db.execute(
-                insert(_MESSAGES),
+                _INSERT_MESSAGES,
                 [
                     {
                         "id": uuid.uuid4(),
@@ -172,23 +190,22 @@ class TurnStore:
         try:
             async with self._database.session() as db:
                 written = await db.execute(
-                    update(_MESSAGES)
-                    .where(
-                        _MESSAGES.c.id == assistant_message_id,
-                        _MESSAGES.c.status == MessageStatus.STREAMING,
-                    )
-                    .values(
-                        content=outcome.content,
-                        status=outcome.status,
-                        sources=outcome.sources,
-                        error_code=outcome.error_code,
-                        token_count=outcome.token_count,
-                        latency_ms=outcome.latency_ms,
-                        completed_at=self._clock.now(),
-                    )
+                    _STREAMING_ANSWER,
+                    {
+                        "message_id": assistant_message_id,
+                        "content": outcome.content,
+                        "status": outcome.status,
+                        "sources": outcome.sources,
+                        "error_code": outcome.error_code,
+                        "token_count": outcome.token_count,
+                        "latency_ms": outcome.latency_ms,
+                        "completed_at": self._clock.now(),
+                    },
                 )
                 await self._history.cache_window_in(db, session_id)
-                await db.execute(_release_of(session_id, assistant_message_id, self._clock.now()))
+                await db.execute(
+                    _HELD_SESSION, _release_of(session_id, assistant_message_id, self._clock.now())
+                )
         except BaseException:
             await self._history.forget(session_id)
             raise
@@ -196,7 +213,9 @@ class TurnStore:
 
     async def _release(self, session_id: uuid.UUID, assistant_message_id: uuid.UUID) -> None:
         async with self._database.session() as db:
-            await db.execute(_release_of(session_id, assistant_message_id, self._clock.now()))
+            await db.execute(
+                _HELD_SESSION, _release_of(session_id, assistant_message_id, self._clock.now())
+            )
 
     async def _retrying(
         self, operation: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
@@ -216,26 +235,28 @@ class TurnStore:
     async def status_of(self, assistant_message_id: uuid.UUID) -> MessageStatus | None:
         """Where a stored answer stands (None: no such message)."""
         async with self._database.reading() as db:
-            return await db.scalar(
-                select(ChatMessage.status).where(ChatMessage.id == assistant_message_id)
+            status: MessageStatus | None = await db.scalar(
+                _STATUS, {"message_id": assistant_message_id}
             )
+            return status
 
 
-def _release_of(session_id: uuid.UUID, assistant_message_id: uuid.UUID, now: datetime) -> Update:
-    """Free the session if this answer still holds it."""
-    return (
-        update(_SESSIONS)
-        .where(
-            _SESSIONS.c.id == session_id,
-            _SESSIONS.c.active_message_id == assistant_message_id,
-        )
-        .values(active_message_id=None, active_until=None, updated_at=now)
-    )
+def _release_of(
+    session_id: uuid.UUID, assistant_message_id: uuid.UUID, now: datetime
+) -> dict[str, object]:
+    """`_HELD_SESSION`'s parameters that free the session if this answer still holds it."""
+    return {
+        "session_id": session_id,
+        "message_id": assistant_message_id,
+        "active_message_id": None,
+        "active_until": None,
+        "updated_at": now,
+    }
 
 
 async def _insert_session(db: AsyncSession, **values: object) -> None:
     try:
-        await db.execute(insert(_SESSIONS).values(**values))
+        await db.execute(_INSERT_SESSION, values)
     except IntegrityError:
         # Two first questions under one client-chosen id: the other one created it first.
         raise Conflict(
