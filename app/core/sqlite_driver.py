@@ -2,9 +2,9 @@
 
 aiosqlite runs each connection in a thread of its own and sends every call there and back:
 SQLAlchemy's adapter makes four such trips per statement (open a cursor, execute, fetch, close)
-and two more per transaction (a commit, then the pool's rollback when the connection returns).
-Each trip wakes a thread and then the event loop; on an idle machine a wake-up costs a good part
-of a millisecond, and an answer's first token waited for some twenty of them.
+and two more per transaction (a commit, then the pool's rollback when the connection returns),
+about 35 per answer. Each trip wakes the thread, then the event loop, and waits for the loop's
+next turn: under load a writer holds SQLite's write lock across one turn of the loop per trip.
 
 Here a statement is one trip: it runs, its rows are fetched and its cursor closed in the thread,
 and the cursor the caller holds only hands those rows back. A transaction's BEGIN travels with
