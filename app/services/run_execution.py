@@ -112,6 +112,10 @@ class RunExecutor:
                 await self._settle(run)
                 if self._before_final is not None:
                     await self._before_final(run.record.run_id)
+            # An ended run is kept for resumes (minutes): its record and events, not the task
+            # and cancel scope, which held this coroutine, its context and anyio's task state.
+            run.task = None
+            run.scope = None
 
     async def _append(self, run: LocalRun, event: AnswerEvent) -> None:
         if self._before_final is not None and _final(event):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
+import weakref
 
 import pytest
 
@@ -61,3 +63,31 @@ async def test_history_sent_by_the_caller_is_what_the_follow_up_is_condensed_wit
     condense = next(prompt for prompt in llm.prompts if CONDENSE_MARKER in prompt)
     assert "Tell me about heartbeats in Citestream." in condense
     assert "How often?" in condense
+
+
+async def test_an_ended_run_stays_replayable_without_keeping_its_task(
+    make_settings: MakeSettings,
+) -> None:
+    async with serve(make_settings(llm={"fake_tokens": 8})) as server:
+        runs = server.container.run_service()
+        run = await runs.start("How do I cancel a stream?", None, principal=LOCAL_PRINCIPAL)
+        (task,) = [t for t in asyncio.all_tasks() if t.get_name() == f"run {run.run_id}"]
+        ended = weakref.ref(task)
+        del task
+        live = [
+            event
+            async for batch in await runs.follow(run.run_id, principal=LOCAL_PRINCIPAL)
+            for event in batch
+        ]
+        while (await runs.status(run.run_id, LOCAL_PRINCIPAL)).status == "running":  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the task's last step, after its final state
+        gc.collect()
+        # Kept for minutes per run, so nothing of its execution is: only its record and events.
+        assert ended() is None
+        replayed = [
+            event
+            async for batch in await runs.follow(run.run_id, principal=LOCAL_PRINCIPAL)
+            for event in batch
+        ]
+        assert replayed == live
