@@ -79,9 +79,11 @@ async def test_an_ended_run_stays_replayable_without_keeping_its_task(
             async for batch in await runs.follow(run.run_id, principal=LOCAL_PRINCIPAL)
             for event in batch
         ]
-        while (await runs.status(run.run_id, LOCAL_PRINCIPAL)).status == "running":  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)  # the task's last step, after its final state
+        finishing = ended()
+        if finishing is not None:  # its last steps come after the final event
+            await asyncio.wait([finishing])
+            del finishing
+        assert (await runs.status(run.run_id, LOCAL_PRINCIPAL)).status == "completed"
         gc.collect()
         # Kept for minutes per run, so nothing of its execution is: only its record and events.
         assert ended() is None
