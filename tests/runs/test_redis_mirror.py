@@ -4,6 +4,7 @@ nothing costs the owner one short wait, after which its writes are skipped for a
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -14,6 +15,7 @@ import pytest
 from app.core.clock import SystemClock
 from app.core.runs import StoredEvent
 from app.runs.redis_mirror import RedisRunMirror
+from tests.support.services import redis_url
 
 
 @pytest.fixture
@@ -60,3 +62,60 @@ async def test_a_silent_redis_holds_a_run_up_once_for_the_write_timeout_then_not
     assert 0.2 <= first_write_s < 2  # the write timeout, not Redis's silence
     assert later_writes_s < 0.2  # skipped while Redis is presumed away
     assert "Redis did not take runs' events" in caplog.text
+
+
+@pytest.fixture
+async def mirror() -> AsyncIterator[RedisRunMirror]:
+    mirror = RedisRunMirror(
+        redis_url(),
+        worker_id="w1",
+        clock=SystemClock(),
+        retention_s=60,
+        max_events=1000,
+        liveness_ttl_s=5,
+        prefix=f"test-mirror-{uuid.uuid4().hex[:8]}",
+    )
+    try:
+        yield mirror
+    finally:
+        await mirror.aclose()
+
+
+async def test_many_runs_events_written_at_once_come_back_exactly_and_expire(
+    mirror: RedisRunMirror,
+) -> None:
+    # Texts JSON and Lua could each get wrong: quotes, backslashes, escapes, non-ASCII, emoji.
+    texts = ["plain", 'say "hi"\\n', "\u00e9t\u00e9 \u2014 \U0001f600", "line\nbreak\t", "\\u00e9"]
+    runs = [uuid.uuid4() for _ in range(20)]
+
+    async def write(run_id: uuid.UUID) -> None:
+        for seq, text in enumerate(texts, start=1):
+            await mirror.append(run_id, [StoredEvent(seq, "message", json.dumps(text))])
+
+    await asyncio.gather(*(write(run_id) for run_id in runs))  # batched together
+
+    for run_id in runs:
+        events = await mirror.all_events(run_id)
+        assert [(e.seq, e.kind, json.loads(e.data)) for e in events] == [
+            (seq, "message", text) for seq, text in enumerate(texts, start=1)
+        ]
+    ttl = await mirror._client.ttl(mirror._events_key(runs[0]))
+    assert 0 < ttl <= 600  # until the run ends: ten times the retention
+
+
+async def test_an_event_redis_refuses_leaves_the_others_of_its_batch_and_later_writes(
+    mirror: RedisRunMirror, caplog: pytest.LogCaptureFixture
+) -> None:
+    ended, going = uuid.uuid4(), uuid.uuid4()
+    await mirror.append(ended, [StoredEvent(1, "message", '"a"'), StoredEvent(2, "error", "{}")])
+
+    with caplog.at_level(logging.WARNING):
+        await asyncio.gather(  # one batch: a late event of the ended run beside another run's
+            mirror.append(ended, [StoredEvent(2, "message", '"late"')]),
+            mirror.append(going, [StoredEvent(1, "message", '"x"')]),
+        )
+        await mirror.append(going, [StoredEvent(2, "message", '"y"')])
+
+    assert [e.data for e in await mirror.all_events(ended)] == ['"a"', "{}"]
+    assert [e.data for e in await mirror.all_events(going)] == ['"x"', '"y"']
+    assert "Redis refused 1 of 2 runs' events" in caplog.text
