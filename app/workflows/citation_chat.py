@@ -19,7 +19,6 @@ from llama_index.core.base.response.schema import AsyncStreamingResponse
 from llama_index.core.chat_engine.condense_question import DEFAULT_PROMPT as CONDENSE_PROMPT
 from llama_index.core.indices.prompt_helper import ChatPromptHelper, PromptHelper
 from llama_index.core.llms import LLM
-from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.query_engine import CitationQueryEngine
 from llama_index.core.query_engine.citation_query_engine import (
     CITATION_REFINE_TEMPLATE,
@@ -33,12 +32,14 @@ from workflows.decorators import StepFunction
 from app.core.errors import CitestreamError, LLMFailure, RetrievalFailure
 from app.core.names import DEFAULT_COLLECTION
 from app.llms.deadlines import TokenClock, TokenDeadlines
+from app.workflows.citation_splits import RememberingSentenceSplitter
 from app.workflows.citations import SOURCE_LABEL
 from app.workflows.events import (
     ChatAnswered,
     ChatRequested,
     CitationsPrepared,
     DeltaSink,
+    Passages,
     PassagesRetrieved,
     PhaseStarted,
     QuestionCondensed,
@@ -131,7 +132,9 @@ class CitationChatWorkflow(Workflow):
         except Exception as error:
             logger.exception("Retrieval failed")
             raise RetrievalFailure() from error
-        return PassagesRetrieved(standalone_question=question, passages=passages, deltas=deltas)
+        return PassagesRetrieved(
+            standalone_question=question, passages=Passages(passages), deltas=deltas
+        )
 
     @step
     async def answer(self, ctx: Context, ev: PassagesRetrieved) -> ChatAnswered:
@@ -142,7 +145,7 @@ class CitationChatWorkflow(Workflow):
             ev.deltas(NOTHING_FOUND_ANSWER)
             return ChatAnswered(
                 answer=NOTHING_FOUND_ANSWER,
-                sources=[],
+                sources=Passages(),
                 standalone_question=ev.standalone_question,
             )
         parts: list[str] = []
@@ -154,7 +157,9 @@ class CitationChatWorkflow(Workflow):
                 )
                 if not isinstance(response, AsyncStreamingResponse):
                     raise LLMFailure("The answer could not be streamed.")
-                ctx.write_event_to_stream(CitationsPrepared(sources=response.source_nodes))
+                ctx.write_event_to_stream(
+                    CitationsPrepared(sources=Passages(response.source_nodes))
+                )
                 # The synthesizer's own token stream, not `async_response_gen()`: that wraps it
                 # in two more generators and a lock, and keeps the text so far by `+=` (a copy
                 # of the whole answer per token). Closed here, so the model stops at once.
@@ -170,7 +175,7 @@ class CitationChatWorkflow(Workflow):
             raise LLMFailure() from error
         return ChatAnswered(
             answer="".join(parts),
-            sources=response.source_nodes,
+            sources=Passages(response.source_nodes),
             standalone_question=ev.standalone_question,
         )
 
@@ -234,7 +239,7 @@ def build_citation_engine(
         llm=llm,
         response_synthesizer=synthesizer,
         citation_chunk_size=citation_chunk_size,
-        text_splitter=SentenceSplitter(
+        text_splitter=RememberingSentenceSplitter(
             chunk_size=citation_chunk_size,
             chunk_overlap=DEFAULT_CITATION_CHUNK_OVERLAP,
             tokenizer=tokenizer,

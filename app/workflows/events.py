@@ -15,11 +15,32 @@ Phase = Literal["condensing", "retrieving", "generating"]
 DeltaSink = Callable[[str], None]
 
 
+# The workflow runtime writes a summary of every event a step takes or returns, for tracing:
+# the repr of each field, in full for a list of up to three items. A passage's repr is its
+# whole text, metadata and relationships, and retrieval returns three by default: those
+# summaries cost more than the rest of the workflow's routing before the first token. The
+# lists below are plain lists that summarize themselves by their length.
+
+
+class Passages(list[NodeWithScore]):
+    """Passages found or cited, as a list."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} passages>"
+
+
+class Conversation(list[ChatMessage]):
+    """The conversation a question follows, as a list of messages."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} messages>"
+
+
 class ChatRequested(StartEvent):
     """A question, the conversation it follows, and where the answer's text goes."""
 
     question: str
-    history: list[ChatMessage]
+    history: Conversation
     collection: str
     deltas: DeltaSink
 
@@ -36,7 +57,7 @@ class PassagesRetrieved(Event):
     """What the knowledge base returned for the standalone question."""
 
     standalone_question: str
-    passages: list[NodeWithScore]
+    passages: Passages
     deltas: DeltaSink
 
 
@@ -52,12 +73,12 @@ class PhaseStarted(Event):
 class CitationsPrepared(Event):
     """The numbered sources the answer may cite as `[n]`, before its first token."""
 
-    sources: list[NodeWithScore]
+    sources: Passages
 
 
 class ChatAnswered(StopEvent):
     """The whole answer and the numbered sources it was written from."""
 
     answer: str
-    sources: list[NodeWithScore]
+    sources: Passages
     standalone_question: str

@@ -18,7 +18,7 @@ from app.memory.messages import HistoryMessage, MessageRole
 from app.workflows.answers import AnswerRequest, AnswerResult
 from app.workflows.citation_chat import CitationChatWorkflow
 from app.workflows.citations import citations_from_nodes
-from app.workflows.events import ChatAnswered, ChatRequested
+from app.workflows.events import ChatAnswered, ChatRequested, Conversation
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +136,6 @@ class WorkflowAnswer:
         self._buffer.close()
 
 
-def _as_chat(history: list[HistoryMessage]) -> list[ChatMessage]:
+def _as_chat(history: list[HistoryMessage]) -> Conversation:
     roles = {MessageRole.USER: LlamaRole.USER, MessageRole.ASSISTANT: LlamaRole.ASSISTANT}
-    return [ChatMessage(role=roles[m.role], content=m.content) for m in history]
+    return Conversation(ChatMessage(role=roles[m.role], content=m.content) for m in history)
