@@ -26,3 +26,13 @@ class Citation:
     score: float | None
     metadata: dict[str, Any] = field(default_factory=dict)
     cited: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields, as `dataclasses.asdict` gives them, for JSON and the stored answer.
+
+        Not `asdict` itself: it copies every value recursively, and the answer's citations are
+        converted twice per answer (the stored turn, the run's event), before it is over.
+        """
+        fields = dict(vars(self))
+        fields["metadata"] = dict(self.metadata)
+        return fields

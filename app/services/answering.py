@@ -7,7 +7,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncGenerator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import anyio
@@ -184,7 +184,7 @@ class TurnAnswerer:
                     TurnOutcome(
                         content=progress.text,
                         status=progress.status,
-                        sources=[asdict(citation) for citation in progress.citations],
+                        sources=[citation.as_dict() for citation in progress.citations],
                         error_code=progress.error_code,
                         token_count=progress.tokens,
                         latency_ms=round((self._clock.monotonic() - turn.received_at) * 1000),

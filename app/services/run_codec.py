@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict
 from typing import Any
 
 from app.core.citations import Citation
@@ -33,7 +32,7 @@ def encode(event: AnswerEvent) -> tuple[str, str]:
         case AnswerDelta(text=text):
             return "message", json.dumps(text)
         case AnswerSources(citations=citations):
-            return "source", json.dumps([asdict(citation) for citation in citations])
+            return "source", json.dumps([citation.as_dict() for citation in citations])
         case AnswerFailed(error=error):
             return "error", json.dumps({"code": error.code, "message": error.message})
 
