@@ -589,15 +589,17 @@ def backend_env(
 
 
 @contextmanager
-def profiling(pid: int, path: Path | None) -> Iterator[None]:
-    """py-spy on the server (and its workers) for the duration of the block."""
+def profiling(pid: int, path: Path | None, rate: int = 100) -> Iterator[None]:
+    """py-spy on the server (and its workers) for the duration of the block, `rate` samples a
+    second (py-spy pauses the process for each: a high rate slows the server it measures)."""
     if path is None:
         yield
         return
     py_spy = Path(sys.executable).parent / "py-spy"
     recorder = subprocess.Popen(
         [
-            *(str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--output", str(path)),
+            *(str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--rate", str(rate)),
+            *("--output", str(path)),
             # A flame graph for .svg; collapsed stacks (to add up by function) for .txt.
             *(("--format", "raw") if path.suffix == ".txt" else ()),
         ],
@@ -644,7 +646,7 @@ def run_scenario(scenario: Scenario, arguments: argparse.Namespace, scratch: Pat
                         profile = profile.with_name(
                             f"{profile.stem}-{scenario.backend}-{scenario.workers}w{profile.suffix}"
                         )
-                with profiling(process.pid, profile):
+                with profiling(process.pid, profile, arguments.profile_rate):
                     wave = run_wave(
                         url, server, n, arguments.clients, arguments.timeout, arguments.settle
                     )
@@ -693,6 +695,7 @@ def main() -> None:
         type=Path,
         help="py-spy of the largest N: a flame graph (.svg) or stacks (.txt)",
     )
+    parser.add_argument("--profile-rate", type=int, default=100, help="py-spy's samples per second")
     arguments = parser.parse_args()
     if arguments.streams or not arguments.scenarios:
         default = [Scenario("sqlite", 1, [100, 300, 1000]), Scenario("postgres", 2, [2000])]
