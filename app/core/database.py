@@ -15,6 +15,7 @@ from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -99,8 +100,15 @@ class Database:
             event.listen(sync_engine, "connect", _configure_sqlite)
             event.listen(sync_engine, "begin", _begin)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._reading_sessions = async_sessionmaker(
-            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+        reading_engine = self.engine.execution_options(**{_READ_ONLY: True})
+        self._reading_sessions = async_sessionmaker(reading_engine, expire_on_commit=False)
+        # One statement needs no transaction around it: on PostgreSQL, autocommit saves the
+        # BEGIN and COMMIT round trips. SQLite's read transaction is already free (its BEGIN
+        # goes with the statement, see app.core.sqlite_driver).
+        self._single_reads: AsyncEngine = (
+            reading_engine
+            if self.engine.dialect.name == "sqlite"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         # SQLite has one write lock per database. Writers of this process queue for it here,
         # in order, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms
@@ -133,6 +141,30 @@ class Database:
         with _busy_as_storage_busy():
             async with self._reading_sessions() as session, session.begin():
                 yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction that commits on success and rolls back on error, for
+        stores whose statements are all Core (tables, not mapped classes): what `session`
+        gives, without the ORM's session around each statement, which cost more than the
+        statement on an answer's path. The same rules as `session`."""
+        with _busy_as_storage_busy():
+            if self._one_writer is None:
+                async with self.engine.begin() as connection:
+                    yield connection
+                return
+            async with self._one_writer, self.engine.begin() as connection:
+                yield connection
+
+    @asynccontextmanager
+    async def read_once(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one reading statement (Core): on PostgreSQL outside any
+        transaction, on SQLite in a read transaction that never waits for a writer. A
+        statement sees a consistent snapshot on its own; several need `reading`.
+        StorageBusy when no connection came free in time."""
+        with _busy_as_storage_busy():
+            async with self._single_reads.connect() as connection:
+                yield connection
 
     async def aclose(self) -> None:
         """Close every pooled connection."""

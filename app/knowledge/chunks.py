@@ -51,7 +51,7 @@ class ChunkLookup:
         """The chunks among `chunk_ids` that may still be cited."""
         if not chunk_ids:
             return {}
-        async with self._database.reading() as db:
+        async with self._database.read_once() as db:
             rows = (await db.execute(_LIVE_CHUNKS_AMONG, {"chunk_ids": list(chunk_ids)})).all()
         return {row[0]: LiveChunk(*row) for row in rows}
 

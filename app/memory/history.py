@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.database import Database, table_of
 from app.memory.cache import WindowCache
@@ -48,7 +48,7 @@ class ConversationHistory:
         await self._cache.put(session_id, window)
         return window[-limit:]
 
-    async def cache_window_in(self, db: AsyncSession, session_id: uuid.UUID) -> None:
+    async def cache_window_in(self, db: AsyncConnection, session_id: uuid.UUID) -> None:
         """Cache the session's window as the transaction `db` sees it (its own writes too)."""
         await self._cache.put(session_id, await self._window(db, session_id, self._window_messages))
 
@@ -58,11 +58,11 @@ class ConversationHistory:
 
     async def window_from_database(self, session_id: uuid.UUID, limit: int) -> list[HistoryMessage]:
         """The last `limit` finished messages as the database holds them."""
-        async with self._database.reading() as db:
+        async with self._database.read_once() as db:
             return await self._window(db, session_id, limit)
 
     async def _window(
-        self, db: AsyncSession, session_id: uuid.UUID, limit: int
+        self, db: AsyncConnection, session_id: uuid.UUID, limit: int
     ) -> list[HistoryMessage]:
         rows = list((await db.execute(_WINDOW, {"session_id": session_id, "limit": limit})).all())
         rows.reverse()
@@ -70,7 +70,7 @@ class ConversationHistory:
 
     async def collection_of(self, session_id: uuid.UUID) -> str | None:
         """The collection a session searches by default (None: the default collection)."""
-        async with self._database.reading() as db:
+        async with self._database.read_once() as db:
             return await db.scalar(
                 select(ChatSession.collection).where(ChatSession.id == session_id)
             )

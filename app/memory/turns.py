@@ -13,7 +13,7 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.clock import Clock
 from app.core.database import Database, table_of
@@ -90,7 +90,7 @@ class TurnStore:
         existing one must still be claimed by it, and its claim now holds for `hold_for`.
         """
         now = self._clock.now()
-        async with self._database.session() as db:
+        async with self._database.transaction() as db:
             if new_session:
                 await _insert_session(
                     db,
@@ -116,7 +116,7 @@ class TurnStore:
                         "updated_at": now,
                     },
                 )
-                if held.rowcount != 1:  # type: ignore[attr-defined]
+                if held.rowcount != 1:
                     raise Conflict(
                         f"Session {session_id} was taken by another question before this "
                         "answer could start; ask again."
@@ -188,7 +188,7 @@ class TurnStore:
         replace it. If the transaction then fails, that window is dropped again.
         """
         try:
-            async with self._database.session() as db:
+            async with self._database.transaction() as db:
                 written = await db.execute(
                     _STREAMING_ANSWER,
                     {
@@ -209,10 +209,10 @@ class TurnStore:
         except BaseException:
             await self._history.forget(session_id)
             raise
-        return bool(written.rowcount == 1)  # type: ignore[attr-defined]
+        return bool(written.rowcount == 1)
 
     async def _release(self, session_id: uuid.UUID, assistant_message_id: uuid.UUID) -> None:
-        async with self._database.session() as db:
+        async with self._database.transaction() as db:
             await db.execute(
                 _HELD_SESSION, _release_of(session_id, assistant_message_id, self._clock.now())
             )
@@ -234,7 +234,7 @@ class TurnStore:
 
     async def status_of(self, assistant_message_id: uuid.UUID) -> MessageStatus | None:
         """Where a stored answer stands (None: no such message)."""
-        async with self._database.reading() as db:
+        async with self._database.read_once() as db:
             status: MessageStatus | None = await db.scalar(
                 _STATUS, {"message_id": assistant_message_id}
             )
@@ -254,7 +254,7 @@ def _release_of(
     }
 
 
-async def _insert_session(db: AsyncSession, **values: object) -> None:
+async def _insert_session(db: AsyncConnection, **values: object) -> None:
     try:
         await db.execute(_INSERT_SESSION, values)
     except IntegrityError:
