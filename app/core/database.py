@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -114,7 +114,10 @@ class Database:
         # in order, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms
         # and turns a few hundred concurrent answers into seconds of waiting. (Other processes,
         # such as `citestream ingest`, still meet the busy timeout.)
-        self._one_writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        # (Other databases take concurrent writers as they come: no queue.)
+        self._one_writer: AbstractAsyncContextManager[object] = (
+            asyncio.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @property
     def dialect(self) -> str:
@@ -127,10 +130,6 @@ class Database:
         short and never open another writing session inside it. StorageBusy when no
         connection (or, on SQLite, no write lock) came free in time."""
         with _busy_as_storage_busy():
-            if self._one_writer is None:
-                async with self._sessions() as session, session.begin():
-                    yield session
-                return
             async with self._one_writer, self._sessions() as session, session.begin():
                 yield session
 
@@ -149,10 +148,6 @@ class Database:
         gives, without the ORM's session around each statement, which cost more than the
         statement on an answer's path. The same rules as `session`."""
         with _busy_as_storage_busy():
-            if self._one_writer is None:
-                async with self.engine.begin() as connection:
-                    yield connection
-                return
             async with self._one_writer, self.engine.begin() as connection:
                 yield connection
 
