@@ -157,9 +157,8 @@ class CitationChatWorkflow(Workflow):
                 )
                 if not isinstance(response, AsyncStreamingResponse):
                     raise LLMFailure("The answer could not be streamed.")
-                ctx.write_event_to_stream(
-                    CitationsPrepared(sources=Passages(response.source_nodes))
-                )
+                sources = Passages(response.source_nodes)
+                ctx.write_event_to_stream(CitationsPrepared(sources=sources))
                 # The synthesizer's own token stream, not `async_response_gen()`: that wraps it
                 # in two more generators and a lock, and keeps the text so far by `+=` (a copy
                 # of the whole answer per token). Closed here, so the model stops at once.
@@ -175,7 +174,7 @@ class CitationChatWorkflow(Workflow):
             raise LLMFailure() from error
         return ChatAnswered(
             answer="".join(parts),
-            sources=Passages(response.source_nodes),
+            sources=sources,
             standalone_question=ev.standalone_question,
         )
 
