@@ -18,6 +18,20 @@ from app.runs.redis_mirror import RedisRunMirror
 from tests.support.services import redis_url
 
 
+def _mirror_at(url: str) -> RedisRunMirror:
+    """Worker w1's mirror, with writes that give up after a quarter of a second."""
+    return RedisRunMirror(
+        url,
+        worker_id="w1",
+        clock=SystemClock(),
+        retention_s=60,
+        max_events=1000,
+        liveness_ttl_s=5,
+        write_timeout_s=0.25,
+        prefix=f"test-mirror-{uuid.uuid4().hex[:8]}",
+    )
+
+
 @pytest.fixture
 async def silent_redis() -> AsyncIterator[str]:
     """A server that accepts connections, reads what it is sent and never answers."""
@@ -36,15 +50,7 @@ async def silent_redis() -> AsyncIterator[str]:
 async def test_a_silent_redis_holds_a_run_up_once_for_the_write_timeout_then_not_at_all(
     silent_redis: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mirror = RedisRunMirror(
-        silent_redis,
-        worker_id="w1",
-        clock=SystemClock(),
-        retention_s=60,
-        max_events=1000,
-        liveness_ttl_s=5,
-        write_timeout_s=0.25,
-    )
+    mirror = _mirror_at(silent_redis)
     run_id = uuid.uuid4()
     try:
         with caplog.at_level(logging.WARNING):
@@ -66,15 +72,7 @@ async def test_a_silent_redis_holds_a_run_up_once_for_the_write_timeout_then_not
 
 @pytest.fixture
 async def mirror() -> AsyncIterator[RedisRunMirror]:
-    mirror = RedisRunMirror(
-        redis_url(),
-        worker_id="w1",
-        clock=SystemClock(),
-        retention_s=60,
-        max_events=1000,
-        liveness_ttl_s=5,
-        prefix=f"test-mirror-{uuid.uuid4().hex[:8]}",
-    )
+    mirror = _mirror_at(redis_url())
     try:
         yield mirror
     finally:
