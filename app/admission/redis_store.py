@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import math
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.admission.base import Slot, SlotRefusal, StoreUnavailable
 from app.core.clock import Clock
+from app.core.redis_clients import redis_client
 
 _TAKE = """
 local now = tonumber(ARGV[1])
@@ -54,9 +54,7 @@ class RedisAdmissionStore:
 
     def __init__(self, url: str, *, clock: Clock, prefix: str, timeout_s: float) -> None:
         # Short timeouts: an admission check is on every request's path.
-        self._client = Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+        self._client = redis_client(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self._clock = clock
         self._prefix = f"{prefix}:{{admission}}"
         self._take = self._client.register_script(_TAKE)

@@ -7,13 +7,13 @@ import json
 import logging
 import uuid
 
-from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from app.core.clock import Clock
 from app.core.metrics import Metrics
+from app.core.redis_clients import redis_client
 from app.memory.messages import HistoryMessage, MessageRole
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class RedisWindowCache:
         *,
         prefix: str = "citestream:window",
     ) -> None:
-        self._client = Redis.from_url(
+        self._client = redis_client(
             url,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,

@@ -24,11 +24,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.core.clock import Clock
 from app.core.errors import ServiceUnavailable
+from app.core.redis_clients import redis_client
 from app.core.runs import RunRecord, StoredEvent
 from app.runs.group_writes import GroupWriter
 from app.runs.redis_fields import record_fields, run_record, stored_event
@@ -57,7 +57,7 @@ class RedisRunMirror:
         # Writes are short: a stalled Redis must not hold up the answer. The limit is on each
         # write as a whole (see `_write`), not a socket timeout: redis-py arms one of those for
         # every reply, and a pipeline of a few hundred events has as many replies.
-        self._client = Redis.from_url(
+        self._client = redis_client(
             url,
             socket_timeout=None,
             socket_connect_timeout=write_timeout_s,
@@ -65,7 +65,7 @@ class RedisRunMirror:
         )
         self._write_timeout_s = write_timeout_s
         # Reads block up to a second waiting for events: their socket must wait longer.
-        self._reader = Redis.from_url(
+        self._reader = redis_client(
             url, socket_timeout=10, socket_connect_timeout=5, decode_responses=True
         )
         self._retry_after_s = retry_after_s
