@@ -621,6 +621,27 @@ def profiling(pid: int, path: Path | None, rate: int = 100) -> Iterator[None]:
             print(f"profile of the server: {path}")
 
 
+def machine_line() -> str:
+    """The machine the figures come from, and how fast one of its cores runs plain Python: the
+    same code gave twice the times on one 2-core machine as on another, so a table is only
+    comparable with tables that carry the same speed."""
+    model = "unknown CPU"
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    started = time.perf_counter()
+    total = 0
+    for number in range(10_000_000):
+        total += number
+    elapsed = time.perf_counter() - started
+    return (
+        f"machine: {model}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
+        f"a pure-Python loop of 10 M additions takes {elapsed:.2f} s"
+    )
+
+
 def run_scenario(scenario: Scenario, arguments: argparse.Namespace, scratch: Path) -> list[Row]:
     extra = ("--workers", str(scenario.workers)) if scenario.workers > 1 else ()
     print(f"{scenario.backend}, {scenario.workers} worker(s):", flush=True)
@@ -711,6 +732,7 @@ def main() -> None:
             else default
         )
     raise_open_files()
+    print(machine_line(), flush=True)
     has_workers = serve_has_workers()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as scratch:
