@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.default import DefaultDialect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -199,12 +199,24 @@ def _driver(url: str) -> dict[str, Any]:
     return {"async_creator": one_trip_connector(url)}
 
 
+# PostgreSQL refusing a connection because it is full (too_many_connections: its
+# max_connections, or a role's or a database's limit) or not taking any yet (cannot_connect_now:
+# starting up or shutting down, as in a deploy): no room for us at this moment, like a pool
+# that stayed empty. Both arrive as a DBAPIError carrying the SQLSTATE.
+_BUSY_SQLSTATES = frozenset({"53300", "57P03"})
+
+
 def _is_busy(error: BaseException) -> bool:
     """Whether the database only had no room for us: the pool stayed empty for its timeout,
-    or SQLite's write lock stayed taken for its busy timeout. Trying again later may work."""
+    PostgreSQL had no connection slot free, or SQLite's write lock stayed taken for its busy
+    timeout. Trying again later may work."""
     if isinstance(error, PoolTimeout):
         return True
-    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+    if not isinstance(error, DBAPIError):
+        return False
+    if isinstance(error, OperationalError) and "database is locked" in str(error.orig):
+        return True
+    return getattr(error.orig, "sqlstate", None) in _BUSY_SQLSTATES
 
 
 @contextmanager
@@ -214,7 +226,7 @@ def _busy_as_storage_busy() -> Iterator[None]:
     # never mistaken for the failure of whatever wanted the connection.
     try:
         yield
-    except (PoolTimeout, OperationalError) as error:
+    except (PoolTimeout, DBAPIError) as error:
         if not _is_busy(error):
             raise
         logger.warning("The database is busy: %s", error)

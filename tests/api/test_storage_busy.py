@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import pytest
 from httpx_sse import aconnect_sse
 from sqlalchemy import func, select
@@ -20,6 +24,7 @@ from app.memory.models import ChatMessage, ChatSession
 from app.workflows.answers import AnswerRequest
 from tests.conftest import MakeSettings
 from tests.support.server import LiveServer, serve
+from tests.support.services import POSTGRES_ADMIN_DSN, require_service
 from tests.support.sse import decode
 from tests.support.stored import stored_messages
 
@@ -119,3 +124,72 @@ async def test_a_sqlite_write_lock_held_by_another_process_is_503_storage_busy(
     assert json.loads(refused.text)["code"] == "storage_busy"
     assert counts_while_locked == (1, 2)
     assert answered.status_code == 200, answered.text
+
+
+@asynccontextmanager
+async def _database_of_a_role_limited_to(connections: int) -> AsyncIterator[tuple[str, str]]:
+    """A fresh PostgreSQL database owned by a new role that may hold `connections` at once
+    (superusers have no such limit); yields its SQLAlchemy URL and asyncpg DSN, then drops
+    both."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"citestream_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE ROLE "{name}" LOGIN CONNECTION LIMIT {connections}')
+        await admin.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
+        dsn = f"postgresql://{name}@127.0.0.1:5432/{name}"
+        yield dsn.replace("postgresql://", "postgresql+asyncpg://"), dsn
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{name}"')
+        await admin.close()
+
+
+async def test_a_postgresql_with_no_connection_slot_free_is_503_storage_busy(
+    make_settings: MakeSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Several workers whose pools add up to more than the server's max_connections meet this:
+    # the pool has room, PostgreSQL has none.
+    async with _database_of_a_role_limited_to(4) as (url, dsn):
+        settings = make_settings(database={"url": url})
+        async with serve(settings) as server, server.client() as client:
+            first = (await client.post("/api/chat", json=QUESTION)).json()
+            follow_up = {**QUESTION, "session_id": first["session_id"]}
+            # The pool's idle connections closed: the next statement needs a new one.
+            await server.container.database().engine.dispose()
+            others: list[asyncpg.Connection] = []
+            try:
+                while True:  # every slot the role has, taken by other clients
+                    others.append(await asyncpg.connect(dsn))
+            except asyncpg.TooManyConnectionsError:
+                pass
+            try:
+                with caplog.at_level(logging.WARNING):
+                    refused = await client.post("/api/chat/stream", json=follow_up)
+                counts_while_full = await _counts_on(dsn)
+            finally:
+                for other in others:
+                    await other.close()
+            answered = await client.post("/api/chat", json=follow_up)
+
+    assert len(others) == 4
+    # Not `storage_error` or `retrieval_error`: nothing failed, the database was full.
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert json.loads(refused.text)["code"] == "storage_busy"
+    assert any("too many connections" in r.getMessage() for r in caplog.records)
+    assert counts_while_full == (1, 2)
+    assert answered.status_code == 200, answered.text
+
+
+async def _counts_on(dsn: str) -> tuple[int, int]:
+    # Read as the superuser: the role has no slot left for the test either.
+    name = dsn.rsplit("/", 1)[1]
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        sessions = await connection.fetchval("SELECT count(*) FROM chat_sessions")
+        messages = await connection.fetchval("SELECT count(*) FROM chat_messages")
+    finally:
+        await connection.close()
+    return int(sessions), int(messages)
