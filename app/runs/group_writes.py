@@ -31,17 +31,22 @@ class GroupWriter(Generic[T]):
         """Add `items` to the next batch; return once that batch has been sent."""
         if not items:
             return
+        # Shielded: a writer that is cancelled while waiting leaves its items in the batch, and
+        # the batch goes out for the others all the same.
+        await asyncio.shield(self.submit(items))
+
+    def submit(self, items: list[T]) -> asyncio.Future[None]:
+        """Add `items` to the next batch without waiting for it: the future is done once that
+        batch has been sent, with its error if sending it failed."""
         self._pending.extend(items)
         if self._written is None:
             self._written = asyncio.get_running_loop().create_future()
-            # Looked at even if every writer of the batch was cancelled meanwhile.
+            # Looked at even if nobody waits for it, or every writer of the batch was cancelled.
             self._written.add_done_callback(look_at_exception)
         written = self._written
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_batches())
-        # Shielded: a writer that is cancelled while waiting leaves its items in the batch, and
-        # the batch goes out for the others all the same.
-        await asyncio.shield(written)
+        return written
 
     async def _send_batches(self) -> None:
         while self._pending:

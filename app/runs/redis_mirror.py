@@ -140,6 +140,11 @@ class RedisRunMirror:
         have been sent, in one round trip with the other runs' events of the moment."""
         await self._events.write([(run_id, event) for event in events])
 
+    def start_append(self, run_id: uuid.UUID, events: list[StoredEvent]) -> asyncio.Future[None]:
+        """`append` without waiting: the future is done once the events have been sent.
+        Writes leave in the order they were started."""
+        return self._events.submit([(run_id, event) for event in events])
+
     async def _send_events(self, events: list[tuple[uuid.UUID, StoredEvent]]) -> None:
         streams: dict[uuid.UUID, int] = {}  # each run's place in KEYS, counted from 1 in Lua
         entries = []

@@ -56,6 +56,8 @@ class LocalRun:
     scope: anyio.CancelScope | None = None
     cancel_origin: CancelOrigin | None = None
     ended: float | None = None
+    # The run's latest write to Redis, while it may still be out.
+    mirror_write: asyncio.Future[None] | None = None
 
 
 class RunExecutor:
@@ -128,10 +130,15 @@ class RunExecutor:
         if self._mirror is not None:
             if first_token:  # so that GET /api/runs/{id} on another worker shows it too
                 await self._mirror.update(run.record)
+            # One write of a run out at a time: while it is, the model's next tokens are joined
+            # into one event, so a fast model costs one Redis round trip per batch, not per
+            # token. A model slower than the round trip finds its last write done and does not
+            # wait: waiting for each token's own write cost a task wake-up per token.
+            await _sent(run.mirror_write)
             kind, data = encode(event)
-            # Awaited: while this write is in flight the model's next tokens are joined into
-            # one event, so a fast model costs one Redis round trip per batch, not per token.
-            await self._mirror.append(run.record.run_id, [StoredEvent(seq, kind, data)])
+            run.mirror_write = self._mirror.start_append(
+                run.record.run_id, [StoredEvent(seq, kind, data)]
+            )
 
     async def _settle(self, run: LocalRun) -> None:
         last = run.log.after(run.log.last_seq - 1)
@@ -154,4 +161,19 @@ class RunExecutor:
         logger.info("Run ended: %s%s", status.value, detail)
         self._metrics.runs.labels(outcome=status.value).inc()
         if self._mirror is not None:
+            try:
+                # Every event in Redis before the state that says how many there are.
+                await _sent(run.mirror_write)
+            except Exception:
+                # Redis's own failures are handled by the mirror; this is anything else. The
+                # run has ended either way, and its state is still written.
+                logger.exception("The last events of run %s were not written", run.record.run_id)
+            run.mirror_write = None
             await self._mirror.update(run.record)
+
+
+async def _sent(write: asyncio.Future[None] | None) -> None:
+    """Wait for `write` to be sent (at once if it has been), raising its error if it failed.
+    Shielded: cancelling the wait does not take the events out of their batch."""
+    if write is not None:
+        await asyncio.shield(write)

@@ -67,3 +67,29 @@ async def test_an_error_reaches_the_writers_of_that_batch_and_the_next_batch_goe
     await writer.write(["sent"])
 
     assert recorder.batches == [["lost"], ["sent"]]
+
+
+async def test_a_submitted_write_is_sent_in_order_without_its_writer_waiting() -> None:
+    recorder = Recorder()
+    writer = GroupWriter[str](recorder.send)
+
+    first = writer.submit(["a1"])  # returns at once: nothing has been sent yet
+    assert recorder.batches == []
+    assert not first.done()
+    await asyncio.sleep(0)  # the first batch is out
+    second = writer.submit(["a2"])
+    third = writer.submit(["b1"])
+    assert second is third  # both ride the next batch
+    await second
+
+    assert first.done()
+    assert recorder.batches == [["a1"], ["a2", "b1"]]
+
+
+async def test_a_submitted_write_that_fails_carries_the_error() -> None:
+    recorder = Recorder(fail_with=ConnectionError("down"))
+    writer = GroupWriter[str](recorder.send)
+
+    failed = writer.submit(["lost"])
+    with pytest.raises(ConnectionError):
+        await failed
