@@ -128,17 +128,19 @@ class RunExecutor:
         if first_token:
             run.record = run.record.but(first_token_at=self._clock.now())
         if self._mirror is not None:
+            stored = [StoredEvent(seq, *encode(event))]
+            try:
+                # One write of a run out at a time: while it is, the model's next tokens are
+                # joined into one event, so a fast model costs a round trip per batch, not per
+                # token. A model slower than the round trip finds its last write done and goes
+                # on at once; waiting for each token's own write cost a task wake-up per token.
+                await _sent(run.mirror_write)
+            finally:
+                # Started even if that wait was cancelled: no event may be left out of Redis
+                # while the ones after it go in.
+                run.mirror_write = self._mirror.start_append(run.record.run_id, stored)
             if first_token:  # so that GET /api/runs/{id} on another worker shows it too
                 await self._mirror.update(run.record)
-            # One write of a run out at a time: while it is, the model's next tokens are joined
-            # into one event, so a fast model costs one Redis round trip per batch, not per
-            # token. A model slower than the round trip finds its last write done and does not
-            # wait: waiting for each token's own write cost a task wake-up per token.
-            await _sent(run.mirror_write)
-            kind, data = encode(event)
-            run.mirror_write = self._mirror.start_append(
-                run.record.run_id, [StoredEvent(seq, kind, data)]
-            )
 
     async def _settle(self, run: LocalRun) -> None:
         last = run.log.after(run.log.last_seq - 1)

@@ -103,6 +103,9 @@ async def test_a_cancel_sent_to_one_worker_stops_the_model_on_the_other(
     for listened in received:
         assert listened[-1].event == "error"
         assert listened[-1].data["code"] == "cancelled"
+        # Every event up to the cancellation, none missing, on the owner and through Redis.
+        assert sequence_numbers(listened) == list(range(1, len(listened) + 1))
+    assert [(e.event, e.data) for e in received[1]] == [(e.event, e.data) for e in received[0]]
     assert stored["status"] == MessageStatus.INTERRUPTED
     assert stored["content"] == answer_text(received[0])
 
