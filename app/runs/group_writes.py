@@ -29,8 +29,6 @@ class GroupWriter(Generic[T]):
 
     async def write(self, items: list[T]) -> None:
         """Add `items` to the next batch; return once that batch has been sent."""
-        if not items:
-            return
         # Shielded: a writer that is cancelled while waiting leaves its items in the batch, and
         # the batch goes out for the others all the same.
         await asyncio.shield(self.submit(items))
@@ -38,6 +36,10 @@ class GroupWriter(Generic[T]):
     def submit(self, items: list[T]) -> asyncio.Future[None]:
         """Add `items` to the next batch without waiting for it: the future is done once that
         batch has been sent, with its error if sending it failed."""
+        if not items:  # nothing to send: no batch would ever resolve a future for it
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         self._pending.extend(items)
         if self._written is None:
             self._written = asyncio.get_running_loop().create_future()

@@ -93,3 +93,14 @@ async def test_a_submitted_write_that_fails_carries_the_error() -> None:
     failed = writer.submit(["lost"])
     with pytest.raises(ConnectionError):
         await failed
+
+
+async def test_nothing_submitted_is_done_at_once_and_sends_nothing() -> None:
+    recorder = Recorder()
+    writer = GroupWriter[str](recorder.send)
+
+    nothing = writer.submit([])
+    await asyncio.wait_for(writer.write([]), 1)
+
+    assert nothing.done()
+    assert recorder.batches == []
