@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -24,7 +21,7 @@ from app.memory.models import ChatMessage, ChatSession
 from app.workflows.answers import AnswerRequest
 from tests.conftest import MakeSettings
 from tests.support.server import LiveServer, serve
-from tests.support.services import POSTGRES_ADMIN_DSN, require_service
+from tests.support.services import postgres_database_of_a_limited_role
 from tests.support.sse import decode
 from tests.support.stored import stored_messages
 
@@ -126,32 +123,13 @@ async def test_a_sqlite_write_lock_held_by_another_process_is_503_storage_busy(
     assert answered.status_code == 200, answered.text
 
 
-@asynccontextmanager
-async def _database_of_a_role_limited_to(connections: int) -> AsyncIterator[tuple[str, str]]:
-    """A fresh PostgreSQL database owned by a new role that may hold `connections` at once
-    (superusers have no such limit); yields its SQLAlchemy URL and asyncpg DSN, then drops
-    both."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"citestream_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE ROLE "{name}" LOGIN CONNECTION LIMIT {connections}')
-        await admin.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
-        dsn = f"postgresql://{name}@127.0.0.1:5432/{name}"
-        yield dsn.replace("postgresql://", "postgresql+asyncpg://"), dsn
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'DROP ROLE IF EXISTS "{name}"')
-        await admin.close()
-
-
 async def test_a_postgresql_with_no_connection_slot_free_is_503_storage_busy(
     make_settings: MakeSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Several workers whose pools add up to more than the server's max_connections meet this:
     # the pool has room, PostgreSQL has none.
-    async with _database_of_a_role_limited_to(4) as (url, dsn):
-        settings = make_settings(database={"url": url})
+    async with postgres_database_of_a_limited_role(4) as database:
+        settings = make_settings(database={"url": database.url})
         async with serve(settings) as server, server.client() as client:
             first = (await client.post("/api/chat", json=QUESTION)).json()
             follow_up = {**QUESTION, "session_id": first["session_id"]}
@@ -160,13 +138,13 @@ async def test_a_postgresql_with_no_connection_slot_free_is_503_storage_busy(
             others: list[asyncpg.Connection] = []
             try:
                 while True:  # every slot the role has, taken by other clients
-                    others.append(await asyncpg.connect(dsn))
+                    others.append(await asyncpg.connect(database.role_dsn))
             except asyncpg.TooManyConnectionsError:
                 pass
             try:
                 with caplog.at_level(logging.WARNING):
                     refused = await client.post("/api/chat/stream", json=follow_up)
-                counts_while_full = await _counts_on(dsn)
+                counts_while_full = await _counts_on(database.admin_dsn)
             finally:
                 for other in others:
                     await other.close()
@@ -183,10 +161,9 @@ async def test_a_postgresql_with_no_connection_slot_free_is_503_storage_busy(
     assert answered.status_code == 200, answered.text
 
 
-async def _counts_on(dsn: str) -> tuple[int, int]:
+async def _counts_on(admin_dsn: str) -> tuple[int, int]:
     # Read as the superuser: the role has no slot left for the test either.
-    name = dsn.rsplit("/", 1)[1]
-    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}")
+    connection = await asyncpg.connect(admin_dsn)
     try:
         sessions = await connection.fetchval("SELECT count(*) FROM chat_sessions")
         messages = await connection.fetchval("SELECT count(*) FROM chat_messages")

@@ -6,6 +6,9 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -62,6 +65,34 @@ async def drop_postgres_database(url: str) -> None:
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
+        await admin.close()
+
+
+class LimitedDatabase(NamedTuple):
+    url: str  # SQLAlchemy's, as the limited role
+    role_dsn: str  # asyncpg's, as the limited role
+    admin_dsn: str  # asyncpg's, as the superuser, whom no connection limit applies to
+
+
+@asynccontextmanager
+async def postgres_database_of_a_limited_role(connections: int) -> AsyncIterator[LimitedDatabase]:
+    """A new empty PostgreSQL database owned by a new role that may hold `connections` at once
+    (superusers have no such limit); both are dropped afterwards."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"citestream_test_{uuid.uuid4().hex[:12]}"
+    server = urlsplit(POSTGRES_ADMIN_DSN)
+    role_dsn = server._replace(netloc=f"{name}@{server.netloc.rpartition('@')[2]}", path=f"/{name}")
+    admin_dsn = server._replace(path=f"/{name}").geturl()
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE ROLE "{name}" LOGIN CONNECTION LIMIT {connections}')
+        await admin.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
+        yield LimitedDatabase(
+            role_dsn._replace(scheme="postgresql+asyncpg").geturl(), role_dsn.geturl(), admin_dsn
+        )
+    finally:
+        await drop_postgres_database(admin_dsn)
+        await admin.execute(f'DROP ROLE IF EXISTS "{name}"')
         await admin.close()
 
 
