@@ -52,6 +52,11 @@ class Metrics:
         self.runs_active = Gauge(
             "citestream_runs_active", "Runs executing in this process.", registry=self.registry
         )
+        self.runs_kept = Gauge(
+            "citestream_runs_kept",
+            "Ended runs this process keeps in memory for resumes.",
+            registry=self.registry,
+        )
         self.runs = Counter(
             "citestream_runs",
             "Runs by how they ended.",

@@ -70,6 +70,9 @@ class RedisRunMirror:
         )
         self._retry_after_s = retry_after_s
         self._retry_at = float("-inf")  # the clock's monotonic time before which writes skip
+        # Owner-side writes that failed or were skipped since this process started: a run that
+        # saw none between its start and its end is whole in Redis (see `holds_whole`).
+        self.lapses = 0
         self.worker_id = worker_id
         self._clock = clock
         self._retention_s = max(1, round(retention_s))
@@ -105,6 +108,7 @@ class RedisRunMirror:
         """Run an owner-side write unless Redis failed a moment ago; never raise."""
         now = self._clock.monotonic()
         if now < self._retry_at:
+            self.lapses += 1
             return
         try:
             # A write cut short here loses its connection (redis-py closes a connection whose
@@ -112,6 +116,7 @@ class RedisRunMirror:
             async with asyncio.timeout(self._write_timeout_s):
                 await command()
         except (RedisError, OSError, TimeoutError) as error:
+            self.lapses += 1
             if self._retry_at == float("-inf") or now >= self._retry_at + self._retry_after_s:
                 logger.warning(
                     "Redis did not take %s (%s: %s); runs go on, and listeners on other workers "
@@ -121,6 +126,12 @@ class RedisRunMirror:
                     error,
                 )
             self._retry_at = now + self._retry_after_s
+
+    def holds_whole(self, lapses_before: int, events: int) -> bool:
+        """Whether a run that started when `lapses` was `lapses_before`, and has just written its
+        final state, is whole in Redis: no write failed meanwhile (any run's, to be safe) and
+        its stream was not trimmed."""
+        return self.lapses == lapses_before and events <= self._max_events
 
     async def publish_run(self, record: RunRecord) -> None:
         """Make a new run known to every worker."""

@@ -58,6 +58,10 @@ class LocalRun:
     ended: float | None = None
     # The run's latest write to Redis, while it may still be out.
     mirror_write: asyncio.Future[None] | None = None
+    # The mirror's count of failed writes when the run started; and, once it has ended, whether
+    # Redis holds all of it, so that this process need not keep it for the whole retention.
+    mirror_lapses: int = 0
+    whole_in_redis: bool = False
 
 
 class RunExecutor:
@@ -163,6 +167,7 @@ class RunExecutor:
         logger.info("Run ended: %s%s", status.value, detail)
         self._metrics.runs.labels(outcome=status.value).inc()
         if self._mirror is not None:
+            sent = True
             try:
                 # Every event in Redis before the state that says how many there are.
                 await _sent(run.mirror_write)
@@ -170,8 +175,12 @@ class RunExecutor:
                 # Redis's own failures are handled by the mirror; this is anything else. The
                 # run has ended either way, and its state is still written.
                 logger.exception("The last events of run %s were not written", run.record.run_id)
+                sent = False
             run.mirror_write = None
             await self._mirror.update(run.record)
+            run.whole_in_redis = sent and self._mirror.holds_whole(
+                run.mirror_lapses, run.log.last_seq
+            )
 
 
 async def _sent(write: asyncio.Future[None] | None) -> None:

@@ -1,6 +1,6 @@
 """This process's runs, kept in one registry and watched: a run nobody listens to for the
 orphan grace is cancelled (unless it is a background run), and a finished run is forgotten once
-the retention has passed."""
+the retention has passed, or sooner when Redis holds all of it."""
 
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ class LocalRuns:
     def running_count(self) -> float:
         return sum(1 for run in self._runs.values() if run.ended is None)
 
+    def kept_count(self) -> float:
+        return sum(1 for run in self._runs.values() if run.ended is not None)
+
     def listener_count(self) -> float:
         return sum(run.log.listeners for run in self._runs.values())
 
@@ -93,7 +96,13 @@ class RunSupervisor:
         grace = self._settings.orphan_grace_s
         for run in self._runs.all():
             if run.ended is not None:
-                if now - run.ended >= self._settings.retention_s:
+                # Once Redis holds the whole run, resumes and status are served from there for
+                # the rest of the retention: keeping thousands of ended runs here too cost memory
+                # that did not come back (their objects pin the allocator's blocks).
+                keep = self._settings.retention_s
+                if run.whole_in_redis:
+                    keep = min(keep, self._settings.local_keep_s)
+                if now - run.ended >= keep:
                     self._runs.forget(run)
                 continue
             if run.log.listeners:

@@ -81,6 +81,7 @@ class RunService:
         self._watching: asyncio.Task[None] | None = None
         metrics.runs_active.set_function(self._runs.running_count)
         metrics.run_listeners.set_function(self._runs.listener_count)
+        metrics.runs_kept.set_function(self._runs.kept_count)
 
     async def open(self) -> None:
         """Take cancel requests from other workers, and start watching runs for listeners."""
@@ -142,6 +143,7 @@ class RunService:
             run = LocalRun(record, LocalRunLog(), last_listened=self._clock.monotonic())
             self._runs.add(run)
             if self._mirror is not None:
+                run.mirror_lapses = self._mirror.lapses
                 await self._mirror.publish_run(record)
         except BaseException:  # refused, or the request went away: the run never starts
             with anyio.CancelScope(shield=True):

@@ -18,8 +18,10 @@ from app.core.settings import Settings
 from app.memory.messages import MessageStatus
 from tests.conftest import MakeSettings
 from tests.support.server import LiveServer, serve
+from tests.support.services import redis_url
 from tests.support.sse import answer_text, collect, sequence_numbers
 from tests.support.stored import stored_messages
+from tests.support.tcp_proxy import running_proxy
 
 QUESTION = {"query": "How do I cancel a stream?"}
 
@@ -282,6 +284,71 @@ async def test_a_finished_run_is_forgotten_after_the_retention(make_settings: Ma
 
     assert kept.status_code == 200
     assert gone.status_code == events_gone.status_code == 404
+
+
+def _redis_port() -> int:
+    return int(redis_url().rsplit(":", 1)[1].split("/")[0])
+
+
+async def test_with_redis_a_finished_run_leaves_memory_and_is_replayed_from_redis(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings(llm={"fake_tokens": 12}, redis={"url": redis_url()})
+    settings.runs.local_keep_s = 5
+    async with (
+        on_a_manual_clock(settings) as (server, clock),
+        server.client() as client,
+    ):
+        started = await _start(client)
+        first = await collect(client, "GET", started["events_url"])
+        await server.wait_for_metric("citestream_runs_kept", 1, timeout_s=30)
+        clock.advance(4)
+        await asyncio.sleep(0.1)  # ten rounds of the supervisor
+        kept_before_local_keep = await server.metric("citestream_runs_kept")
+        clock.advance(1.5)
+        await server.wait_for_metric("citestream_runs_kept", 0, timeout_s=30)
+        from_redis = await collect(client, "GET", started["events_url"])
+        resumed = await collect(
+            client, "GET", started["events_url"], headers={"Last-Event-ID": first[3].id}
+        )
+        state = await _state(client, started["run_id"])
+
+    assert kept_before_local_keep == 1
+    assert first[-1].event == "source"
+    assert from_redis == first
+    assert resumed == first[4:]
+    assert state["status"] == "completed"
+
+
+async def test_a_run_that_missed_redis_stays_in_memory_for_the_whole_retention(
+    make_settings: MakeSettings,
+) -> None:
+    async with running_proxy(_redis_port()) as redis_line:
+        settings = make_settings(
+            llm={"fake_tokens": 200, "fake_delay_ms": 10},
+            redis={"url": f"redis://127.0.0.1:{redis_line.port}/0"},
+        )
+        settings.runs.local_keep_s = 5
+        async with (
+            on_a_manual_clock(settings) as (server, clock),
+            server.client() as client,
+        ):
+            started = await _start(client)
+            url = started["events_url"]
+            first = await collect(client, "GET", url, stop_after=5)
+            await redis_line.pause()  # the run's next events do not reach Redis
+            rest = await collect(client, "GET", url, headers={"Last-Event-ID": first[-1].id})
+            await redis_line.resume()
+            clock.advance(60)
+            await asyncio.sleep(0.1)
+            kept = await server.metric("citestream_runs_kept")
+            whole = await collect(client, "GET", url)
+            state = await _state(client, started["run_id"])
+
+    assert rest[-1].event == "source"
+    assert kept == 1
+    assert whole == first + rest
+    assert state["status"] == "completed"
 
 
 async def test_a_conversation_s_running_answer_can_be_found_again(

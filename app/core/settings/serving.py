@@ -28,6 +28,9 @@ class RunsSettings(BaseModel):
 
     # A finished run stays replayable this long, then it is forgotten (404).
     retention_s: float = Field(default=600.0, gt=0)
+    # With Redis, an ended run that reached Redis whole is kept in this process only this long;
+    # resumes and status come from Redis for the rest of the retention.
+    local_keep_s: float = Field(default=5.0, ge=0)
     # A run nobody listens to for this long is cancelled, unless it was started as background.
     orphan_grace_s: float = Field(default=10.0, gt=0)
     # At most this many events of one run are kept in Redis for replay.
