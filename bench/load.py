@@ -317,6 +317,7 @@ class Wave:
     open_rss: int | None
     open_streams: int
     after_rss: int
+    kept_runs: int  # ended runs one worker keeps in memory after the wave (for resumes)
 
     @property
     def failures(self) -> dict[str, int]:
@@ -333,14 +334,19 @@ class Wave:
         return (self.open_rss - self.idle_rss) / self.open_streams
 
 
-def _active_streams(url: str) -> float:
+def _metric(url: str, name: str) -> float:
+    """A metric's value as the worker that answers sees it (0 if it cannot be read)."""
     try:
         for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
-            if line.startswith("citestream_active_streams "):
+            if line.startswith(f"{name} "):
                 return float(line.split()[1])
     except httpx.HTTPError:
         pass
     return 0.0
+
+
+def _active_streams(url: str) -> float:
+    return _metric(url, "citestream_active_streams")
 
 
 def settle(url: str, seconds: float) -> None:
@@ -403,6 +409,7 @@ def run_wave(
             open_rss=open_rss,
             open_streams=open_streams,
             after_rss=server_rss(server),
+            kept_runs=round(_metric(url, "citestream_runs_kept")),
         )
     finally:
         for process in processes:
@@ -450,7 +457,7 @@ def print_wave(row: Row, index: int, wave: Wave) -> None:
         f"{wave.idle_rss / 2**20:.0f} MB, open {_mb(wave.open_rss)} "
         f"({wave.open_streams} open, "
         f"{'n/a' if per_stream is None else f'{per_stream / 1024:.0f} KB'}/stream), "
-        f"after {wave.after_rss / 2**20:.1f} MB",
+        f"after {wave.after_rss / 2**20:.1f} MB ({wave.kept_runs} ended runs kept by a worker)",
         flush=True,
     )
 

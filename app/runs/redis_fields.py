@@ -14,6 +14,11 @@ def stored_event(entry_id: str, fields: dict[str, str]) -> StoredEvent:
     return StoredEvent(seq=int(entry_id.partition("-")[2]), kind=fields["k"], data=fields["d"])
 
 
+def record_pairs(record: RunRecord) -> list[str]:
+    """The record's hash fields as [field, value, field, value, ...]."""
+    return [str(item) for pair in record_fields(record).items() for item in pair]
+
+
 def record_fields(record: RunRecord) -> dict[FieldT, EncodableT]:
     fields: dict[FieldT, EncodableT] = {
         "session_id": str(record.session_id),

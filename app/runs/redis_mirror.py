@@ -22,6 +22,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from redis.exceptions import RedisError
@@ -31,11 +32,29 @@ from app.core.errors import ServiceUnavailable
 from app.core.redis_clients import redis_client
 from app.core.runs import RunRecord, StoredEvent
 from app.runs.group_writes import GroupWriter
-from app.runs.redis_fields import record_fields, run_record, stored_event
+from app.runs.redis_fields import record_pairs, run_record, stored_event
 from app.runs.redis_presence import CancelHandler, WorkerPresence
-from app.runs.redis_scripts import APPEND_EVENTS, FAIL_IF_OWNER_LOST
+from app.runs.redis_scripts import FAIL_IF_OWNER_LOST, WRITE_RUNS
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """A run's record to write; `new` also names it the latest run of its session."""
+
+    record: RunRecord
+    new: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _ListenerMark:
+    run_id: uuid.UUID
+    at: str
+
+
+# What the owner writes, in the order written: a run's event is a plain tuple, the hot path.
+_Write = tuple[uuid.UUID, StoredEvent] | _State | _ListenerMark
 
 
 class RedisRunMirror:
@@ -80,12 +99,13 @@ class RedisRunMirror:
         self._liveness_ttl_ms = max(100, round(liveness_ttl_s * 1000))
         self._prefix = prefix
         self._fail_if_owner_lost = self._reader.register_script(FAIL_IF_OWNER_LOST)
-        self._append_events = self._client.register_script(APPEND_EVENTS)
+        self._write_runs = self._client.register_script(WRITE_RUNS)
         self._presence = WorkerPresence(
             self._reader, worker_id, liveness_ttl_ms=self._liveness_ttl_ms, prefix=prefix
         )
-        # Every run's new events leave together: one pipeline in flight for the whole process.
-        self._events = GroupWriter[tuple[uuid.UUID, StoredEvent]](self._send_events)
+        # Everything the owner writes of its runs leaves together: one script call in flight for
+        # the whole process, however many runs start, stream and end at that moment.
+        self._writes = GroupWriter[_Write](self._send)
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -134,54 +154,65 @@ class RedisRunMirror:
         return self.lapses == lapses_before and events <= self._max_events
 
     async def publish_run(self, record: RunRecord) -> None:
-        """Make a new run known to every worker."""
-        key = self._run_key(record.run_id)
-        pipe = self._client.pipeline(transaction=True)
-        pipe.hset(key, mapping=record_fields(record))
-        # Until it ends; then the retention period takes over.
-        pipe.expire(key, self._retention_s * 10)
-        # The session's latest run, for a client that finds its chat again.
-        pipe.set(
-            self._session_key(record.session_id), str(record.run_id), ex=self._retention_s * 10
-        )
-        await self._write("a new run", pipe.execute)
+        """Make a new run known to every worker, and the latest run of its session (for a
+        client that finds its chat again)."""
+        await self._writes.write([_State(record, new=True)])
 
     async def append(self, run_id: uuid.UUID, events: list[StoredEvent]) -> None:
         """Add events (in order, numbered by the owner) to the run's stream; returns once they
-        have been sent, in one round trip with the other runs' events of the moment."""
-        await self._events.write([(run_id, event) for event in events])
+        have been sent, in one round trip with the other runs' writes of the moment."""
+        await self._writes.write([(run_id, event) for event in events])
 
     def start_append(self, run_id: uuid.UUID, events: list[StoredEvent]) -> asyncio.Future[None]:
         """`append` without waiting: the future is done once the events have been sent.
         Writes leave in the order they were started."""
-        return self._events.submit([(run_id, event) for event in events])
-
-    async def _send_events(self, events: list[tuple[uuid.UUID, StoredEvent]]) -> None:
-        streams: dict[uuid.UUID, int] = {}  # each run's place in KEYS, counted from 1 in Lua
-        entries = []
-        for run_id, event in events:
-            place = streams.setdefault(run_id, len(streams) + 1)
-            entries.append((place, f"0-{event.seq}", event.kind, event.data))
-        keys = [self._events_key(run_id) for run_id in streams]
-        arguments = (self._max_events, self._retention_s * 10, json.dumps(entries))
-
-        async def append() -> None:
-            refused = await self._append_events(keys=keys, args=arguments)
-            if refused:
-                logger.warning("Redis refused %s of %s runs' events", refused, len(entries))
-
-        # Until the run ends the streams live `retention_s * 10`; then the retention takes over.
-        await self._write("runs' events", append)
+        return self._writes.submit([(run_id, event) for event in events])
 
     async def update(self, record: RunRecord) -> None:
-        """Write the run's state; once it has finished, both keys expire after the retention."""
-        key = self._run_key(record.run_id)
-        pipe = self._client.pipeline(transaction=True)
-        pipe.hset(key, mapping=record_fields(record))
-        if record.status.finished:
-            pipe.expire(key, self._retention_s)
-            pipe.expire(self._events_key(record.run_id), self._retention_s)
-        await self._write("a run's state", pipe.execute)
+        """Write the run's state; once it has finished, both keys expire after the retention
+        (until then they live ten times as long)."""
+        await self._writes.write([_State(record)])
+
+    async def _send(self, writes: list[_Write]) -> None:
+        places: dict[str, int] = {}  # each key's place in KEYS, counted from 1 in Lua
+
+        def place(key: str) -> int:
+            return places.setdefault(key, len(places) + 1)
+
+        events, states, marks = [], [], []
+        for write in writes:
+            if isinstance(write, tuple):
+                run_id, event = write
+                events.append(
+                    (place(self._events_key(run_id)), f"0-{event.seq}", event.kind, event.data)
+                )
+            elif isinstance(write, _State):
+                record = write.record
+                states.append(
+                    (
+                        place(self._run_key(record.run_id)),
+                        place(self._events_key(record.run_id)),
+                        record_pairs(record),
+                        1 if record.status.finished else 0,
+                        place(self._session_key(record.session_id)) if write.new else 0,
+                        str(record.run_id),
+                    )
+                )
+            else:
+                marks.append((place(self._run_key(write.run_id)), write.at))
+        arguments = (
+            self._max_events,
+            self._retention_s * 10,
+            self._retention_s,
+            json.dumps({"e": events, "s": states, "l": marks}),
+        )
+
+        async def send() -> None:
+            refused = await self._write_runs(keys=list(places), args=arguments)
+            if refused:
+                logger.warning("Redis refused %s of %s runs' events", refused, len(events))
+
+        await self._write("runs' events and states", send)
 
     async def listener_seen_at(self, run_id: uuid.UUID) -> datetime | None:
         """When a listener on another worker last said it was there."""
@@ -230,12 +261,7 @@ class RedisRunMirror:
 
     async def mark_listener(self, run_id: uuid.UUID) -> None:
         """Say that someone on this worker is listening to a run (orphan detection)."""
-        await self._write(
-            "a listener",
-            lambda: self._client.hset(
-                self._run_key(run_id), "listener_at", self._clock.now().isoformat()
-            ),
-        )
+        await self._writes.write([_ListenerMark(run_id, self._clock.now().isoformat())])
 
     async def request_cancel(self, record: RunRecord, origin: str) -> None:
         """Ask the worker that executes the run to cancel it."""
@@ -268,7 +294,7 @@ class RedisRunMirror:
         return int(seq) or None
 
     async def aclose(self) -> None:
-        await self._events.aclose()
+        await self._writes.aclose()
         await self._presence.aclose()
         await self._client.aclose()
         await self._reader.aclose()

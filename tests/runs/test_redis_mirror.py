@@ -9,11 +9,12 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
 from app.core.clock import SystemClock
-from app.core.runs import StoredEvent
+from app.core.runs import RunRecord, RunStatus, StoredEvent
 from app.runs.redis_mirror import RedisRunMirror
 from tests.support.services import redis_url
 
@@ -67,7 +68,7 @@ async def test_a_silent_redis_holds_a_run_up_once_for_the_write_timeout_then_not
 
     assert 0.2 <= first_write_s < 2  # the write timeout, not Redis's silence
     assert later_writes_s < 0.2  # skipped while Redis is presumed away
-    assert "Redis did not take runs' events" in caplog.text
+    assert "Redis did not take runs' events and states" in caplog.text
 
 
 @pytest.fixture
@@ -117,3 +118,48 @@ async def test_an_event_redis_refuses_leaves_the_others_of_its_batch_and_later_w
     assert [e.data for e in await mirror.all_events(ended)] == ['"a"', "{}"]
     assert [e.data for e in await mirror.all_events(going)] == ['"x"', '"y"']
     assert "Redis refused 1 of 2 runs' events" in caplog.text
+
+
+async def test_a_burst_of_runs_reaches_redis_whole_beyond_a_pool_s_worth_of_connections(
+    mirror: RedisRunMirror,
+) -> None:
+    # redis-py's pool refuses a 101st connection: a thousand answers starting at once used to
+    # lose runs, states and events to "Too many connections" and the circuit breaker after it.
+    records = [
+        RunRecord(
+            run_id=uuid.uuid4(),
+            session_id=uuid.uuid4(),
+            message_id=uuid.uuid4(),
+            owner="w1",
+            background=False,
+            status=RunStatus.RUNNING,
+            created_at=datetime.now(UTC),
+        )
+        for _ in range(400)
+    ]
+
+    async def one_run(record: RunRecord) -> None:
+        await mirror.publish_run(record)
+        await mirror.append(record.run_id, [StoredEvent(1, "message", '"a"')])
+        await mirror.mark_listener(record.run_id)
+        await mirror.update(record.but(status=RunStatus.COMPLETED, final_seq=1))
+
+    await asyncio.gather(*(one_run(record) for record in records))
+
+    assert mirror.lapses == 0
+    for record in records:
+        stored = await mirror.record(record.run_id)
+        assert stored is not None
+        assert (stored.status, stored.final_seq) == (RunStatus.COMPLETED, 1)
+        assert await mirror.latest_run_of(record.session_id) == record.run_id
+        assert [e.data for e in await mirror.all_events(record.run_id)] == ['"a"']
+    assert 0 < await mirror._client.ttl(mirror._run_key(records[0].run_id)) <= 60
+
+
+async def test_a_listener_s_mark_does_not_bring_back_a_forgotten_run(
+    mirror: RedisRunMirror,
+) -> None:
+    run_id = uuid.uuid4()
+    await mirror.mark_listener(run_id)
+
+    assert await mirror._client.exists(mirror._run_key(run_id)) == 0
