@@ -318,6 +318,7 @@ class Wave:
     open_streams: int
     after_rss: int
     kept_runs: int  # ended runs one worker keeps in memory after the wave (for resumes)
+    redis_errors: int  # the conversation cache's and admission's, as one worker counts them
 
     @property
     def failures(self) -> dict[str, int]:
@@ -343,6 +344,12 @@ def _metric(url: str, name: str) -> float:
     except httpx.HTTPError:
         pass
     return 0.0
+
+
+def _redis_errors(url: str) -> float:
+    return _metric(url, "citestream_cache_errors_total") + _metric(
+        url, "citestream_admission_store_errors_total"
+    )
 
 
 def _active_streams(url: str) -> float:
@@ -380,6 +387,7 @@ def run_wave(
             if not pipe.poll(60) or pipe.recv() != "ready":
                 raise RuntimeError("a client process did not start")
         idle_rss = server_rss(server)
+        redis_errors_before = _redis_errors(url)
         cpu_before = server_cpu(server)
         started = time.monotonic()
         go.set()
@@ -410,6 +418,7 @@ def run_wave(
             open_streams=open_streams,
             after_rss=server_rss(server),
             kept_runs=round(_metric(url, "citestream_runs_kept")),
+            redis_errors=round(_redis_errors(url) - redis_errors_before),
         )
     finally:
         for process in processes:
@@ -457,7 +466,8 @@ def print_wave(row: Row, index: int, wave: Wave) -> None:
         f"{wave.idle_rss / 2**20:.0f} MB, open {_mb(wave.open_rss)} "
         f"({wave.open_streams} open, "
         f"{'n/a' if per_stream is None else f'{per_stream / 1024:.0f} KB'}/stream), "
-        f"after {wave.after_rss / 2**20:.1f} MB ({wave.kept_runs} ended runs kept by a worker)",
+        f"after {wave.after_rss / 2**20:.1f} MB ({wave.kept_runs} ended runs kept by a worker)"
+        f"{f'; Redis errors {wave.redis_errors}' if wave.redis_errors else ''}",
         flush=True,
     )
 
