@@ -293,7 +293,9 @@ def _redis_port() -> int:
 async def test_with_redis_a_finished_run_leaves_memory_and_is_replayed_from_redis(
     make_settings: MakeSettings,
 ) -> None:
-    settings = make_settings(llm={"fake_tokens": 12}, redis={"url": redis_url()})
+    settings = make_settings(
+        llm={"fake_tokens": 12, "fake_delay_ms": 5}, redis={"url": redis_url()}
+    )
     settings.runs.local_keep_s = 5
     async with (
         on_a_manual_clock(settings) as (server, clock),
@@ -308,15 +310,16 @@ async def test_with_redis_a_finished_run_leaves_memory_and_is_replayed_from_redi
         clock.advance(1.5)
         await server.wait_for_metric("citestream_runs_kept", 0, timeout_s=30)
         from_redis = await collect(client, "GET", started["events_url"])
+        middle = len(first) // 2
         resumed = await collect(
-            client, "GET", started["events_url"], headers={"Last-Event-ID": first[3].id}
+            client, "GET", started["events_url"], headers={"Last-Event-ID": first[middle].id}
         )
         state = await _state(client, started["run_id"])
 
     assert kept_before_local_keep == 1
     assert first[-1].event == "source"
     assert from_redis == first
-    assert resumed == first[4:]
+    assert resumed == first[middle + 1 :]
     assert state["status"] == "completed"
 
 
