@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from redis.exceptions import RedisError
@@ -32,29 +30,12 @@ from app.core.errors import ServiceUnavailable
 from app.core.redis_clients import redis_client
 from app.core.runs import RunRecord, StoredEvent
 from app.runs.group_writes import GroupWriter
-from app.runs.redis_fields import record_pairs, run_record, stored_event
+from app.runs.redis_fields import run_record, stored_event
 from app.runs.redis_presence import CancelHandler, WorkerPresence
 from app.runs.redis_scripts import FAIL_IF_OWNER_LOST, WRITE_RUNS
+from app.runs.redis_writes import ListenerMark, OwnerWrite, RunKeys, RunState, WriteBatch
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _State:
-    """A run's record to write; `new` also names it the latest run of its session."""
-
-    record: RunRecord
-    new: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _ListenerMark:
-    run_id: uuid.UUID
-    at: str
-
-
-# What the owner writes, in the order written: a run's event is a plain tuple, the hot path.
-_Write = tuple[uuid.UUID, StoredEvent] | _State | _ListenerMark
 
 
 class RedisRunMirror:
@@ -97,7 +78,7 @@ class RedisRunMirror:
         self._retention_s = max(1, round(retention_s))
         self._max_events = max_events
         self._liveness_ttl_ms = max(100, round(liveness_ttl_s * 1000))
-        self._prefix = prefix
+        self._keys = RunKeys(prefix)
         self._fail_if_owner_lost = self._reader.register_script(FAIL_IF_OWNER_LOST)
         self._write_runs = self._client.register_script(WRITE_RUNS)
         self._presence = WorkerPresence(
@@ -105,18 +86,18 @@ class RedisRunMirror:
         )
         # Everything the owner writes of its runs leaves together: one script call in flight for
         # the whole process, however many runs start, stream and end at that moment.
-        self._writes = GroupWriter[_Write](self._send)
+        self._writes = GroupWriter[OwnerWrite](self._send)
 
     # -- keys ----------------------------------------------------------------------------------
 
     def _run_key(self, run_id: uuid.UUID) -> str:
-        return f"{self._prefix}:run:{run_id}"
+        return self._keys.run(run_id)
 
     def _session_key(self, session_id: uuid.UUID) -> str:
-        return f"{self._prefix}:session:{session_id}:run"
+        return self._keys.session(session_id)
 
     def _events_key(self, run_id: uuid.UUID) -> str:
-        return f"{self._prefix}:run:{run_id}:events"
+        return self._keys.events(run_id)
 
     # -- the owner's side ----------------------------------------------------------------------
 
@@ -156,7 +137,7 @@ class RedisRunMirror:
     async def publish_run(self, record: RunRecord) -> None:
         """Make a new run known to every worker, and the latest run of its session (for a
         client that finds its chat again)."""
-        await self._writes.write([_State(record, new=True)])
+        await self._writes.write([RunState(record, new=True)])
 
     async def append(self, run_id: uuid.UUID, events: list[StoredEvent]) -> None:
         """Add events (in order, numbered by the owner) to the run's stream; returns once they
@@ -171,46 +152,16 @@ class RedisRunMirror:
     async def update(self, record: RunRecord) -> None:
         """Write the run's state; once it has finished, both keys expire after the retention
         (until then they live ten times as long)."""
-        await self._writes.write([_State(record)])
+        await self._writes.write([RunState(record)])
 
-    async def _send(self, writes: list[_Write]) -> None:
-        places: dict[str, int] = {}  # each key's place in KEYS, counted from 1 in Lua
-
-        def place(key: str) -> int:
-            return places.setdefault(key, len(places) + 1)
-
-        events, states, marks = [], [], []
-        for write in writes:
-            if isinstance(write, tuple):
-                run_id, event = write
-                events.append(
-                    (place(self._events_key(run_id)), f"0-{event.seq}", event.kind, event.data)
-                )
-            elif isinstance(write, _State):
-                record = write.record
-                states.append(
-                    (
-                        place(self._run_key(record.run_id)),
-                        place(self._events_key(record.run_id)),
-                        record_pairs(record),
-                        1 if record.status.finished else 0,
-                        place(self._session_key(record.session_id)) if write.new else 0,
-                        str(record.run_id),
-                    )
-                )
-            else:
-                marks.append((place(self._run_key(write.run_id)), write.at))
-        arguments = (
-            self._max_events,
-            self._retention_s * 10,
-            self._retention_s,
-            json.dumps({"e": events, "s": states, "l": marks}),
-        )
+    async def _send(self, writes: list[OwnerWrite]) -> None:
+        batch = WriteBatch(writes, self._keys)
+        arguments = (self._max_events, self._retention_s * 10, self._retention_s, batch.argument)
 
         async def send() -> None:
-            refused = await self._write_runs(keys=list(places), args=arguments)
+            refused = await self._write_runs(keys=batch.keys, args=arguments)
             if refused:
-                logger.warning("Redis refused %s of %s runs' events", refused, len(events))
+                logger.warning("Redis refused %s of %s runs' events", refused, batch.events)
 
         await self._write("runs' events and states", send)
 
@@ -261,7 +212,7 @@ class RedisRunMirror:
 
     async def mark_listener(self, run_id: uuid.UUID) -> None:
         """Say that someone on this worker is listening to a run (orphan detection)."""
-        await self._writes.write([_ListenerMark(run_id, self._clock.now().isoformat())])
+        await self._writes.write([ListenerMark(run_id, self._clock.now().isoformat())])
 
     async def request_cancel(self, record: RunRecord, origin: str) -> None:
         """Ask the worker that executes the run to cancel it."""
