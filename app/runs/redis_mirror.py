@@ -25,6 +25,7 @@ from datetime import datetime
 
 from redis.exceptions import RedisError
 
+from app.core.busy_timeouts import within
 from app.core.clock import Clock
 from app.core.errors import ServiceUnavailable
 from app.core.redis_clients import redis_client
@@ -113,9 +114,9 @@ class RedisRunMirror:
             return
         try:
             # A write cut short here loses its connection (redis-py closes a connection whose
-            # reply was not read), never its place in another write's replies.
-            async with asyncio.timeout(self._write_timeout_s):
-                await command()
+            # reply was not read), never its place in another write's replies. Under load, a
+            # turn of this process's loop can outlast the timeout: see `within`.
+            await within(self._write_timeout_s, command())
         except (RedisError, OSError, TimeoutError) as error:
             self.lapses += 1
             if self._retry_at == float("-inf") or now >= self._retry_at + self._retry_after_s:
@@ -168,8 +169,8 @@ class RedisRunMirror:
     async def listener_seen_at(self, run_id: uuid.UUID) -> datetime | None:
         """When a listener on another worker last said it was there."""
         try:
-            async with asyncio.timeout(self._write_timeout_s):
-                value = await self._client.hget(self._run_key(run_id), "listener_at")
+            key = self._run_key(run_id)
+            value = await within(self._write_timeout_s, self._client.hget(key, "listener_at"))
         except (RedisError, OSError, TimeoutError):
             return None  # as if nobody listened elsewhere
         return None if value is None else datetime.fromisoformat(str(value))
