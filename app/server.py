@@ -184,6 +184,8 @@ def draining_server(
         # The drain has already let answers end; what is left gets a short while.
         timeout_graceful_shutdown=_CLOSE_S,
         http=problem_http_protocol(settings.server.max_url_chars),
+        # uvloop, taking every waiting connection at each turn of the loop (see the module).
+        loop="app.event_loop:new_event_loop",
     )
     return kind(config, app, settings.server.drain_s)
 
