@@ -16,7 +16,8 @@ a success; `error` (its code), an HTTP status other than 200, a connection that 
 Server figures cover the server process and its children (the workers): CPU from the moment the
 clients start to the moment the answers are over, and resident memory (RSS): idle before each
 wave, when every stream has had its first message (open - idle, divided by the streams open
-then, is the memory of one open stream), and after the wave, once the streams have closed and
+then, is the memory of one open stream; the table gives the first wave's, since later waves
+reuse what the first took), and after the wave, once the streams have closed and
 the server has settled. Three waves show whether memory comes back: the last wave's RSS after
 is compared with the first's.
 
@@ -444,12 +445,15 @@ class Row:
 
     def figures(self) -> dict[str, float]:
         ttfm, gaps = self.ttfm_ms(), self.gaps_ms()
-        per_stream = [w.rss_per_stream for w in self.waves if w.rss_per_stream is not None]
+        # The first wave's: what a burst of N takes from a server that had not carried N yet.
+        # Later waves reuse that memory and show next to nothing, which is no measure of a
+        # stream's cost.
+        first = self.waves[0].rss_per_stream if self.waves else None
         return {
             "ttfm_p50": _quantile(ttfm, 0.5),
             "ttfm_p99": _quantile(ttfm, 0.99),
             "gap_p99": _quantile(gaps, 0.99),
-            "rss_kb": statistics.median(per_stream) / 1024 if per_stream else float("nan"),
+            "rss_kb": first / 1024 if first is not None else float("nan"),
         }
 
 
@@ -502,7 +506,7 @@ def print_table(rows: list[Row]) -> None:
         )
     print(
         "(figures pooled over the waves; wall, CPU: per wave; RSS/str: (RSS with every stream "
-        "open - idle) / open streams, median over the waves)"
+        "open - idle) / open streams, in the first wave)"
     )
 
 
