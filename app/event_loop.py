@@ -1,4 +1,4 @@
-"""The event loop `citestream serve` runs on: uvloop, taking every waiting connection at once.
+"""The event loop `citestream serve` runs on: uvloop, taking waiting connections by the hundred.
 
 uvloop accepts one connection per turn of the loop, as libuv has since 1.45 (libuv/libuv#3696).
 A busy turn takes 15-20 ms here, so under load a burst of questions waited in the kernel's
