@@ -140,7 +140,8 @@ class BatchAcceptingServer(asyncio.AbstractServer):
                 self._loop.call_later(_RETRY_ACCEPT_S, self._resume_accepting, sock)
                 return
             connection.setblocking(False)
-            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if connection.family in (socket.AF_INET, socket.AF_INET6):  # as uvloop's own does
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             task = self._loop.create_task(self._connect(connection))
             self._connecting.add(task)
             task.add_done_callback(self._connecting.discard)

@@ -7,6 +7,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pytest
@@ -167,5 +168,34 @@ def test_served_on_a_socket_a_parent_bound_as_workers_are() -> None:
 
     try:
         assert _run(scenario, new_event_loop) == b"echo:x"
+    finally:
+        listener.close()
+
+
+def test_a_unix_socket_is_served_too(tmp_path: Path) -> None:
+    path = str(tmp_path / "citestream.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+
+    async def scenario() -> bytes:
+        loop = asyncio.get_running_loop()
+
+        def protocol() -> Echo:
+            echo = Echo()
+            echo.made, echo.turn = [], lambda: 0
+            return echo
+
+        server = await loop.create_server(protocol, sock=listener)
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(b"u")
+        reply = await asyncio.wait_for(reader.readexactly(6), 10)  # a dropped connection: b""
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        return reply
+
+    try:
+        assert _run(scenario, new_event_loop) == b"echo:u"
     finally:
         listener.close()
