@@ -16,7 +16,7 @@ import asyncio
 import errno
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -58,21 +58,26 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
                 return await super().create_server(  # type: ignore[call-overload,no-any-return]
                     protocol_factory, host, port, sock=sock, backlog=backlog, ssl=ssl, **options
                 )
-            sockets = [sock] if sock is not None else listening_sockets(host, port)
+            if sock is not None:
+                return BatchAcceptingServer(self, [sock], protocol_factory, backlog)
+            addresses = await self.getaddrinfo(  # in uvloop's resolver, off the loop
+                host or None, port or 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+            sockets = listening_sockets(addresses)
             return BatchAcceptingServer(self, sockets, protocol_factory, backlog)
 
     return BatchAcceptingLoop()
 
 
-def listening_sockets(host: str | None, port: int | None) -> list[socket.socket]:
-    """Sockets bound to every address `host` names (all interfaces if none), as asyncio's
+Address = tuple[int, int, int, str, Any]  # one of getaddrinfo's answers
+
+
+def listening_sockets(addresses: Sequence[Address]) -> list[socket.socket]:
+    """Sockets bound to each of getaddrinfo's `addresses` for a host and port, as asyncio's
     `create_server` binds them. An address that cannot be bound raises its OSError."""
-    infos = socket.getaddrinfo(
-        host or None, port or 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )
     sockets: list[socket.socket] = []
     try:
-        for family, kind, proto, _, address in dict.fromkeys(infos):
+        for family, kind, proto, _, address in dict.fromkeys(addresses):
             sock = socket.socket(family, kind, proto)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
