@@ -42,6 +42,31 @@ def _run(
         loop.close()
 
 
+def _echoes() -> Echo:
+    """A protocol factory for servers whose turns nobody counts."""
+    echo = Echo()
+    echo.made, echo.turn = [], lambda: 0
+    return echo
+
+
+Connect = Callable[[], Coroutine[Any, Any, tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+async def _round_trip_then_close(
+    server: asyncio.AbstractServer, connect: Connect, said: bytes
+) -> bytes:
+    """What the echo server answers to `said` on a new connection; the server is closed after."""
+    reader, writer = await connect()
+    writer.write(said)
+    # A connection the server dropped reads b"" at once; one it never answers fails here.
+    reply = await asyncio.wait_for(reader.readexactly(len(b"echo:" + said)), 10)
+    writer.close()
+    await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+    return reply
+
+
 def _turns_to_take_a_burst(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> int:
     """How many turns of a busy loop (10 ms each) it takes to accept 200 connections that all
     wait at once."""
@@ -97,22 +122,11 @@ def test_a_busy_loop_takes_a_burst_of_connections_in_a_few_turns() -> None:
 
 def test_it_serves_on_a_host_and_port_and_stops_listening_when_closed() -> None:
     async def scenario() -> tuple[bytes, bool]:
-        loop = asyncio.get_running_loop()
-
-        def protocol() -> Echo:
-            echo = Echo()
-            echo.made, echo.turn = [], lambda: 0
-            return echo
-
-        server = await loop.create_server(protocol, "127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(_echoes, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"hello")
-        reply = await reader.readexactly(10)
-        writer.close()
-        await writer.wait_closed()
-        server.close()
-        await server.wait_closed()
+        reply = await _round_trip_then_close(
+            server, lambda: asyncio.open_connection("127.0.0.1", port), b"hello"
+        )
         try:
             await asyncio.open_connection("127.0.0.1", port)
         except ConnectionRefusedError:
@@ -150,21 +164,9 @@ def test_served_on_a_socket_a_parent_bound_as_workers_are() -> None:
 
     async def scenario() -> bytes:
         loop = asyncio.get_running_loop()
-
-        def protocol() -> Echo:
-            echo = Echo()
-            echo.made, echo.turn = [], lambda: 0
-            return echo
-
-        server = await loop.create_server(protocol, sock=listener, backlog=16)
-        reader, writer = await asyncio.open_connection(*listener.getsockname())
-        writer.write(b"x")
-        reply = await reader.readexactly(6)
-        writer.close()
-        await writer.wait_closed()
-        server.close()
-        await server.wait_closed()
-        return reply
+        server = await loop.create_server(_echoes, sock=listener, backlog=16)
+        address = listener.getsockname()
+        return await _round_trip_then_close(server, lambda: asyncio.open_connection(*address), b"x")
 
     try:
         assert _run(scenario, new_event_loop) == b"echo:x"
@@ -178,22 +180,10 @@ def test_a_unix_socket_is_served_too(tmp_path: Path) -> None:
     listener.bind(path)
 
     async def scenario() -> bytes:
-        loop = asyncio.get_running_loop()
-
-        def protocol() -> Echo:
-            echo = Echo()
-            echo.made, echo.turn = [], lambda: 0
-            return echo
-
-        server = await loop.create_server(protocol, sock=listener)
-        reader, writer = await asyncio.open_unix_connection(path)
-        writer.write(b"u")
-        reply = await asyncio.wait_for(reader.readexactly(6), 10)  # a dropped connection: b""
-        writer.close()
-        await writer.wait_closed()
-        server.close()
-        await server.wait_closed()
-        return reply
+        server = await asyncio.get_running_loop().create_server(_echoes, sock=listener)
+        return await _round_trip_then_close(
+            server, lambda: asyncio.open_unix_connection(path), b"u"
+        )
 
     try:
         assert _run(scenario, new_event_loop) == b"echo:u"
