@@ -336,25 +336,29 @@ class Wave:
         return (self.open_rss - self.idle_rss) / self.open_streams
 
 
-def _metric(url: str, name: str) -> float:
-    """A metric's value as the worker that answers sees it (0 if it cannot be read)."""
+def _metrics(url: str, *names: str) -> list[float]:
+    """Unlabelled metrics' values as the worker that answers sees them, from one scrape (0 for
+    one that cannot be read)."""
+    values = dict.fromkeys(names, 0.0)
     try:
         for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
-            if line.startswith(f"{name} "):
-                return float(line.split()[1])
+            name, _, value = line.partition(" ")
+            if name in values:
+                values[name] = float(value)
     except httpx.HTTPError:
         pass
-    return 0.0
+    return list(values.values())
 
 
 def _redis_errors(url: str) -> float:
-    return _metric(url, "citestream_cache_errors_total") + _metric(
-        url, "citestream_admission_store_errors_total"
+    return sum(
+        _metrics(url, "citestream_cache_errors_total", "citestream_admission_store_errors_total")
     )
 
 
 def _active_streams(url: str) -> float:
-    return _metric(url, "citestream_active_streams")
+    [active] = _metrics(url, "citestream_active_streams")
+    return active
 
 
 def settle(url: str, seconds: float) -> None:
@@ -418,7 +422,7 @@ def run_wave(
             open_rss=open_rss,
             open_streams=open_streams,
             after_rss=server_rss(server),
-            kept_runs=round(_metric(url, "citestream_runs_kept")),
+            kept_runs=round(_metrics(url, "citestream_runs_kept")[0]),
             redis_errors=round(_redis_errors(url) - redis_errors_before),
         )
     finally:
