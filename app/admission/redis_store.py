@@ -14,10 +14,13 @@ Keys share the hash tag `{admission}`, so the scripts also run on Redis Cluster.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from redis.exceptions import RedisError
 
 from app.admission.base import Slot, SlotRefusal, StoreUnavailable
+from app.core.busy_timeouts import within
 from app.core.clock import Clock
 from app.core.redis_clients import redis_client
 
@@ -49,12 +52,19 @@ return 0
 """
 
 
+T = TypeVar("T")
+
+
 class RedisAdmissionStore:
     """The AdmissionStore every worker sharing `url` sees."""
 
     def __init__(self, url: str, *, clock: Clock, prefix: str, timeout_s: float) -> None:
-        # Short timeouts: an admission check is on every request's path.
-        self._client = redis_client(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        # A short limit, since an admission check is on every request's path, on each call as a
+        # whole (`_call`), not on the socket: under load one turn of this process's loop can
+        # outlast it, and a socket timeout then takes a reply already in the socket for a Redis
+        # that stopped answering, refusing or waving through requests for nothing.
+        self._client = redis_client(url, socket_timeout=None, socket_connect_timeout=None)
+        self._timeout_s = timeout_s
         self._clock = clock
         self._prefix = f"{prefix}:{{admission}}"
         self._take = self._client.register_script(_TAKE)
@@ -73,12 +83,16 @@ class RedisAdmissionStore:
     def _now(self) -> float:
         return self._clock.now().timestamp()
 
+    async def _call(self, command: Awaitable[T]) -> T:
+        """`command`'s reply within the store's timeout, or StoreUnavailable."""
+        try:
+            return await within(self._timeout_s, command)
+        except (RedisError, OSError, TimeoutError) as error:
+            raise StoreUnavailable(str(error) or "Redis did not answer in time") from error
+
     async def take(self, bucket: str, per_minute: int) -> float:
         args = [repr(self._now()), repr(60.0 / per_minute)]
-        try:
-            wait_ms = await self._take(keys=[self._bucket_key(bucket)], args=args)
-        except (RedisError, OSError) as error:
-            raise StoreUnavailable(str(error)) from error
+        wait_ms = await self._call(self._take(keys=[self._bucket_key(bucket)], args=args))
         return int(wait_ms) / 1000
 
     async def acquire(
@@ -94,10 +108,7 @@ class RedisAdmissionStore:
             global_limit,
             math.ceil(lease_s * 1000),
         ]
-        try:
-            refused = int(await self._acquire(keys=keys, args=args))
-        except (RedisError, OSError) as error:
-            raise StoreUnavailable(str(error)) from error
+        refused = int(await self._call(self._acquire(keys=keys, args=args)))
         return {0: None, 1: SlotRefusal.HOLDER, 2: SlotRefusal.GLOBAL}[refused]
 
     async def renew(self, slots: list[Slot], lease_s: float) -> None:
@@ -112,19 +123,13 @@ class RedisAdmissionStore:
             pipe.pexpire(self._holder_key(slot.holder), lease_ms)
             pipe.zadd(self._all_key, {slot.member: expiry}, xx=True)
         pipe.pexpire(self._all_key, lease_ms)
-        try:
-            await pipe.execute()
-        except (RedisError, OSError) as error:
-            raise StoreUnavailable(str(error)) from error
+        await self._call(pipe.execute())
 
     async def release(self, slot: Slot) -> None:
         pipe = self._client.pipeline(transaction=True)
         pipe.zrem(self._holder_key(slot.holder), slot.member)
         pipe.zrem(self._all_key, slot.member)
-        try:
-            await pipe.execute()
-        except (RedisError, OSError) as error:
-            raise StoreUnavailable(str(error)) from error
+        await self._call(pipe.execute())
 
     async def aclose(self) -> None:
         await self._client.aclose()

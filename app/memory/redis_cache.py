@@ -11,6 +11,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from app.core.busy_timeouts import within
 from app.core.clock import Clock
 from app.core.metrics import Metrics
 from app.core.redis_clients import redis_client
@@ -23,7 +24,10 @@ class RedisWindowCache:
     """Windows in Redis, shared by every instance; survives Redis outages without raising.
 
     After a failure Redis is left alone for `retry_after_s` (a circuit breaker, so an outage does
-    not add a timeout to every request), then tried again.
+    not add a timeout to every request), then tried again. Each call is limited as a whole by
+    `within`, not by redis-py's socket timeouts: under load one turn of this process's loop can
+    outlast the timeout, and a socket timeout then takes a reply already in the socket for a
+    Redis that stopped answering, which trips the breaker for nothing.
 
     Staleness: while Redis is unreachable, writes are skipped, so a window cached before the
     outage may be out of date when Redis comes back (the same holds for a failed `invalidate`, or
@@ -50,11 +54,13 @@ class RedisWindowCache:
     ) -> None:
         self._client = redis_client(
             url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
+            # Limits are on each call as a whole: see `within` and the class's docstring.
+            socket_timeout=None,
+            socket_connect_timeout=None,
             # No retries: the circuit breaker decides when Redis is tried again.
             retry=Retry(NoBackoff(), 0),
         )
+        self._timeout_s = timeout_s
         self._ttl_s = ttl_s
         self._retry_after_s = retry_after_s
         self._metrics = metrics
@@ -72,8 +78,10 @@ class RedisWindowCache:
             self._count_error(read=True)
             return None
         try:
-            epoch, value = await self._client.mget(self._epoch_key, self._key(session_id))
-        except (RedisError, OSError) as exc:
+            epoch, value = await within(
+                self._timeout_s, self._client.mget(self._epoch_key, self._key(session_id))
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
             self._fail(exc)
             self._count_error(read=True)
             return None
@@ -88,13 +96,16 @@ class RedisWindowCache:
             return
         try:
             if self._epoch is None:
-                self._epoch = int(await self._client.get(self._epoch_key) or 0)
+                epoch = await within(self._timeout_s, self._client.get(self._epoch_key))
+                self._epoch = int(epoch or 0)
             # Tagged with the epoch this instance knows: if another instance has bumped it since,
             # the value just reads as a miss until this instance's next get learns the new one.
             messages = [{"role": m.role.value, "content": m.content} for m in window]
             value = json.dumps({"epoch": self._epoch, "messages": messages})
-            await self._client.set(self._key(session_id), value, ex=self._ttl_s)
-        except (RedisError, OSError) as exc:
+            await within(
+                self._timeout_s, self._client.set(self._key(session_id), value, ex=self._ttl_s)
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
             self._fail(exc)
             self._count_error()
 
@@ -103,8 +114,8 @@ class RedisWindowCache:
             self._count_error()
             return
         try:
-            await self._client.delete(self._key(session_id))
-        except (RedisError, OSError) as exc:
+            await within(self._timeout_s, self._client.delete(self._key(session_id)))
+        except (RedisError, OSError, TimeoutError) as exc:
             self._fail(exc)
             self._count_error()
 
@@ -127,8 +138,8 @@ class RedisWindowCache:
             if self._clock.monotonic() < self._retry_at:
                 return False
             try:
-                self._epoch = await self._client.incr(self._epoch_key)
-            except (RedisError, OSError) as exc:
+                self._epoch = await within(self._timeout_s, self._client.incr(self._epoch_key))
+            except (RedisError, OSError, TimeoutError) as exc:
                 self._fail(exc)
                 return False
             self._outage = False

@@ -7,8 +7,11 @@ import asyncio
 from typing import Any
 
 from app.admission.base import Slot, SlotRefusal
+from app.admission.redis_store import RedisAdmissionStore
 from app.core.clock import ManualClock
 from tests.admission.conftest import NewStore
+from tests.support.busy_turns import through_a_busy_turn
+from tests.support.services import redis_url
 
 LEASE_S = 15.0
 
@@ -116,3 +119,26 @@ async def test_workers_asking_at_once_share_one_budget_and_one_set_of_slots(
 
     assert sum(1 for wait in takes if wait == 0) == 10
     assert sum(1 for refused in acquired if refused is None) == 3
+
+
+async def test_a_decision_redis_sent_in_time_is_taken_after_a_turn_longer_than_the_timeout(
+    clock: ManualClock, redis_prefix: str
+) -> None:
+    # Under load one turn of the loop can outlast the timeout; the reply is in the socket by
+    # then, and taking it for an outage would refuse or wave through requests for nothing.
+    store = RedisAdmissionStore(redis_url(), clock=clock, prefix=redis_prefix, timeout_s=0.2)
+    try:
+        slot = _slot("key-a", 1)
+        assert await store.take("key-a", 60) == 0  # the connection is open
+
+        refusal = await through_a_busy_turn(
+            redis_url(),
+            store.acquire(slot, holder_limit=1, global_limit=0, lease_s=LEASE_S),
+        )
+
+        assert refusal is None
+        # The slot was taken, once: the holder's only one is in use.
+        second = await store.acquire(_slot("key-a", 2), holder_limit=1, global_limit=0, lease_s=1)
+        assert second is SlotRefusal.HOLDER
+    finally:
+        await store.aclose()
