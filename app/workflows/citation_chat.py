@@ -37,11 +37,9 @@ from app.workflows.citations import SOURCE_LABEL
 from app.workflows.events import (
     ChatAnswered,
     ChatRequested,
-    CitationsPrepared,
     DeltaSink,
     Passages,
     PassagesRetrieved,
-    PhaseStarted,
     QuestionCondensed,
 )
 from app.workflows.prompts import citation_qa_template
@@ -93,8 +91,7 @@ class CitationChatWorkflow(Workflow):
             # As the chat engine does: a first question stands on its own. Its passages are
             # found here rather than by the next step: a step of the workflow's runtime cost
             # about half a millisecond before the first token, for nothing to condense.
-            return await self._passages_for(ctx, ev.question, ev.collection, ev.deltas)
-        ctx.write_event_to_stream(PhaseStarted(phase="condensing"))
+            return await self._passages_for(ev.question, ev.collection, ev.deltas)
         try:
             messages = CONDENSE_PROMPT.format_messages(
                 llm=self._llm,
@@ -116,12 +113,11 @@ class CitationChatWorkflow(Workflow):
     @step
     async def retrieve(self, ctx: Context, ev: QuestionCondensed) -> PassagesRetrieved:
         """Find the passages for the standalone question in the conversation's collection."""
-        return await self._passages_for(ctx, ev.standalone_question, ev.collection, ev.deltas)
+        return await self._passages_for(ev.standalone_question, ev.collection, ev.deltas)
 
     async def _passages_for(
-        self, ctx: Context, question: str, collection: str, deltas: DeltaSink
+        self, question: str, collection: str, deltas: DeltaSink
     ) -> PassagesRetrieved:
-        ctx.write_event_to_stream(PhaseStarted(phase="retrieving"))
         try:
             passages = await self._search.search(question, collection)
         except CitestreamError:
@@ -139,7 +135,6 @@ class CitationChatWorkflow(Workflow):
     @step
     async def answer(self, ctx: Context, ev: PassagesRetrieved) -> ChatAnswered:
         """Stream an answer that cites the passages as `Source n` / `[n]`."""
-        ctx.write_event_to_stream(PhaseStarted(phase="generating"))
         if not ev.passages:
             # Said plainly rather than letting the model answer from nothing.
             ev.deltas(NOTHING_FOUND_ANSWER)
@@ -158,7 +153,6 @@ class CitationChatWorkflow(Workflow):
                 if not isinstance(response, AsyncStreamingResponse):
                     raise LLMFailure("The answer could not be streamed.")
                 sources = Passages(response.source_nodes)
-                ctx.write_event_to_stream(CitationsPrepared(sources=sources))
                 # The synthesizer's own token stream, not `async_response_gen()`: that wraps it
                 # in two more generators and a lock, and keeps the text so far by `+=` (a copy
                 # of the whole answer per token). Closed here, so the model stops at once.

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.schema import NodeWithScore
 from llama_index.core.workflow import Event, StartEvent, StopEvent
 
-Phase = Literal["condensing", "retrieving", "generating"]
 # Where the answer's text goes as the model writes it: a plain call per piece, not an event on
 # the workflow's stream (which would build and route a pydantic event per token).
 DeltaSink = Callable[[str], None]
@@ -59,21 +57,6 @@ class PassagesRetrieved(Event):
     standalone_question: str
     passages: Passages
     deltas: DeltaSink
-
-
-# Written to the event stream for whoever watches a run, not routed between steps.
-
-
-class PhaseStarted(Event):
-    """The run entered a phase; lets callers and tests see where a run is."""
-
-    phase: Phase
-
-
-class CitationsPrepared(Event):
-    """The numbered sources the answer may cite as `[n]`, before its first token."""
-
-    sources: Passages
 
 
 class ChatAnswered(StopEvent):
