@@ -29,7 +29,8 @@ from ag_ui.core import (
 from ag_ui.encoder import EventEncoder
 from pydantic import TypeAdapter
 
-from app.api.sse import Batches, RunEventStream, sources_of
+from app.api.event_stream import RunEventStream
+from app.api.sse import Batches, sources_of
 from app.api.stream_schemas import MetaData, Source
 from app.core.runs import RunRecord
 from app.core.settings import ChatSettings

@@ -11,12 +11,13 @@ from sse_starlette import EventSourceResponse
 from app.api.ai_sdk_parts import UI_MESSAGE_STREAM_HEADERS, to_ui_message_stream
 from app.api.ai_sdk_schemas import AiSdkChatRequest, ChatIdPath
 from app.api.ai_sdk_stream_schemas import ui_message_stream_response
+from app.api.event_stream import RunEventStream
 from app.api.identity import PrincipalDep
 from app.api.openapi import QUESTION_ERRORS
 from app.api.provide import Provide
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
 from app.api.run_schemas import RunState
-from app.api.sse import Batches, RunEventStream
+from app.api.sse import Batches
 from app.container import Container
 from app.core.runs import RunRecord
 from app.core.settings import Settings

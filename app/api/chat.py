@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse
 
 from app.api.chat_schemas import ChatAnswer, ChatRequest
 from app.api.disconnects import unless_client_leaves
+from app.api.event_stream import RunEventStream
 from app.api.fields import NOT_BLANK_PATTERN, StorableStr
 from app.api.identity import AccessToken, PrincipalDep
 from app.api.openapi import ANSWER_ERRORS, QUESTION_ERRORS, STREAM_RESPONSES, stream_response
@@ -18,7 +19,6 @@ from app.api.provide import Provide
 from app.api.readiness import REQUIRE_READY
 from app.api.sse import (
     Batches,
-    RunEventStream,
     run_headers,
     run_scoped_ids,
     sources_of,

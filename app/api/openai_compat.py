@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from sse_starlette import EventSourceResponse
 
 from app.api.disconnects import unless_client_leaves
+from app.api.event_stream import RunEventStream
 from app.api.identity import PrincipalDep
 from app.api.openai_chunks import Completion, completion_chunks, whole_completion
 from app.api.openai_schemas import ChatCompletion, ChatCompletionRequest, ModelList
 from app.api.openapi import QUESTION_ERRORS, problem_responses
 from app.api.provide import Provide
 from app.api.readiness import REQUIRE_READY
-from app.api.sse import SSE_HEADERS, RunEventStream, run_headers
+from app.api.sse import SSE_HEADERS, run_headers
 from app.container import Container
 from app.core.runs import CancelOrigin
 from app.core.settings import Settings

@@ -7,12 +7,13 @@ from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
+from app.api.event_stream import RunEventStream
 from app.api.identity import AccessToken, PrincipalDep
 from app.api.openapi import QUESTION_ERRORS, problem_responses, stream_response
 from app.api.provide import Provide
 from app.api.readiness import REQUIRE_READY, REQUIRE_STARTED
 from app.api.run_schemas import RunList, RunRequest, RunStarted, RunState
-from app.api.sse import RunEventStream, to_server_sent_events
+from app.api.sse import to_server_sent_events
 from app.container import Container
 from app.core.errors import InvalidInput
 from app.core.settings import Settings

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from app.api.ai_sdk_parts import media_type_of, to_ui_message_stream
-from app.api.sse import Heartbeat
+from app.api.event_stream import Heartbeat
 from app.core.citations import Citation
 from app.core.errors import LLMFailure, RunCancelled
 from app.services.answer_events import (
