@@ -43,6 +43,7 @@ from app.workflows.events import (
     QuestionCondensed,
 )
 from app.workflows.prompts import citation_qa_template
+from app.workflows.runtime import UnjournaledRuntime
 from app.workflows.token_counts import counting_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class CitationChatWorkflow(Workflow):
         deadlines: TokenDeadlines,
     ) -> None:
         self._steps: dict[str, StepFunction[..., Any]] | None = None
-        super().__init__(timeout=timeout)
+        super().__init__(timeout=timeout, runtime=UnjournaledRuntime())
         self._llm = llm
         self._citation_engine = citation_engine
         self._search = search
