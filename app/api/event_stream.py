@@ -38,7 +38,7 @@ class RunEventStream(EventSourceResponse):
     It runs in the request's own task, with one more task that waits for the client to leave,
     and timers for the rest. sse-starlette's response runs four tasks in an anyio task group
     (the stream, heartbeats, the server's exit and the client's leaving): with their cancel
-    scopes and events, about 13 KB for every open stream, a tenth of what one costs. Server
+    scopes and events, 19 KB of the 130 KB an open stream held (tracemalloc). Server
     shutdown needs no watcher here: a drain ends every run first, and uvicorn closes what
     is left.
 
