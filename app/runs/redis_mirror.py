@@ -89,17 +89,6 @@ class RedisRunMirror:
         # the whole process, however many runs start, stream and end at that moment.
         self._writes = GroupWriter[OwnerWrite](self._send)
 
-    # -- keys ----------------------------------------------------------------------------------
-
-    def _run_key(self, run_id: uuid.UUID) -> str:
-        return self._keys.run(run_id)
-
-    def _session_key(self, session_id: uuid.UUID) -> str:
-        return self._keys.session(session_id)
-
-    def _events_key(self, run_id: uuid.UUID) -> str:
-        return self._keys.events(run_id)
-
     # -- the owner's side ----------------------------------------------------------------------
 
     async def start(self, on_cancel: CancelHandler) -> None:
@@ -169,7 +158,7 @@ class RedisRunMirror:
     async def listener_seen_at(self, run_id: uuid.UUID) -> datetime | None:
         """When a listener on another worker last said it was there."""
         try:
-            key = self._run_key(run_id)
+            key = self._keys.run(run_id)
             value = await within(self._write_timeout_s, self._client.hget(key, "listener_at"))
         except (RedisError, OSError, TimeoutError):
             return None  # as if nobody listened elsewhere
@@ -180,13 +169,13 @@ class RedisRunMirror:
     async def latest_run_of(self, session_id: uuid.UUID) -> uuid.UUID | None:
         """The id of the session's latest run, if Redis still knows one."""
         async with _unavailable_as_domain_error():
-            value = await self._reader.get(self._session_key(session_id))
+            value = await self._reader.get(self._keys.session(session_id))
         return None if value is None else uuid.UUID(str(value))
 
     async def record(self, run_id: uuid.UUID) -> RunRecord | None:
         """A run's state, as its owner last wrote it."""
         async with _unavailable_as_domain_error():
-            fields = await self._reader.hgetall(self._run_key(run_id))
+            fields = await self._reader.hgetall(self._keys.run(run_id))
         if not fields:
             return None
         return run_record(run_id, {str(name): str(value) for name, value in fields.items()})
@@ -195,7 +184,7 @@ class RedisRunMirror:
         """The events after `after`, waiting up to `block_ms` for the first of them."""
         async with _unavailable_as_domain_error():
             answer: list[tuple[str, list[tuple[str, dict[str, str]]]]] = await self._reader.xread(
-                {self._events_key(run_id): f"0-{max(0, after)}"}, block=block_ms, count=1000
+                {self._keys.events(run_id): f"0-{max(0, after)}"}, block=block_ms, count=1000
             )  # type: ignore[assignment]
         return [
             stored_event(entry_id, fields)
@@ -207,7 +196,7 @@ class RedisRunMirror:
         """Every event the stream still holds, in order."""
         async with _unavailable_as_domain_error():
             entries: list[tuple[str, dict[str, str]]] = await self._reader.xrange(
-                self._events_key(run_id)
+                self._keys.events(run_id)
             )  # type: ignore[assignment]
         return [stored_event(entry_id, fields) for entry_id, fields in entries]
 
@@ -231,8 +220,8 @@ class RedisRunMirror:
         async with _unavailable_as_domain_error():
             seq = await self._fail_if_owner_lost(
                 keys=[
-                    self._run_key(record.run_id),
-                    self._events_key(record.run_id),
+                    self._keys.run(record.run_id),
+                    self._keys.events(record.run_id),
                     self._presence.alive_key(record.owner),
                 ],
                 args=[

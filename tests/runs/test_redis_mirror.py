@@ -98,7 +98,7 @@ async def test_many_runs_events_written_at_once_come_back_exactly_and_expire(
         assert [(e.seq, e.kind, json.loads(e.data)) for e in events] == [
             (seq, "message", text) for seq, text in enumerate(texts, start=1)
         ]
-    ttl = await mirror._client.ttl(mirror._events_key(runs[0]))
+    ttl = await mirror._client.ttl(mirror._keys.events(runs[0]))
     assert 0 < ttl <= 600  # until the run ends: ten times the retention
 
 
@@ -153,7 +153,7 @@ async def test_a_burst_of_runs_reaches_redis_whole_beyond_a_pool_s_worth_of_conn
         assert (stored.status, stored.final_seq) == (RunStatus.COMPLETED, 1)
         assert await mirror.latest_run_of(record.session_id) == record.run_id
         assert [e.data for e in await mirror.all_events(record.run_id)] == ['"a"']
-    assert 0 < await mirror._client.ttl(mirror._run_key(records[0].run_id)) <= 60
+    assert 0 < await mirror._client.ttl(mirror._keys.run(records[0].run_id)) <= 60
 
 
 async def test_a_listener_s_mark_does_not_bring_back_a_forgotten_run(
@@ -162,4 +162,4 @@ async def test_a_listener_s_mark_does_not_bring_back_a_forgotten_run(
     run_id = uuid.uuid4()
     await mirror.mark_listener(run_id)
 
-    assert await mirror._client.exists(mirror._run_key(run_id)) == 0
+    assert await mirror._client.exists(mirror._keys.run(run_id)) == 0
