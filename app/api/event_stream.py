@@ -67,7 +67,9 @@ class RunEventStream(EventSourceResponse):
         self._send_timeout_s = send_timeout_s
         # When each send in progress began (a heartbeat may be sent beside an event).
         self._sending: dict[object, float] = {}
-        self._timers: list[asyncio.TimerHandle] = []
+        # The next look for a stuck send, and the next heartbeat.
+        self._watch: asyncio.TimerHandle | None = None
+        self._next_beat: asyncio.TimerHandle | None = None
         # Heartbeats being sent: kept here, since the loop holds its tasks only weakly.
         self._heartbeats: set[asyncio.Task[None]] = set()
         self._ended = False  # the last message is sent, or the stream was ended: no heartbeat
@@ -102,16 +104,14 @@ class RunEventStream(EventSourceResponse):
         loop = asyncio.get_running_loop()
         with anyio.CancelScope() as stream:
             leaving = loop.create_task(self._end_when_the_client_leaves(receive, stream))
-            self._timers = [
-                loop.call_later(self._send_timeout_s / 4, self._look, stream, loop),
-                loop.call_later(self.ping_interval, self._beat, send, loop),
-            ]
+            self._watch = loop.call_later(self._send_timeout_s / 4, self._look, stream, loop)
+            self._next_beat = loop.call_later(self.ping_interval, self._beat, send, loop)
             try:
                 await self._stream(send)
             finally:
                 self._ended = True
-                for timer in self._timers:
-                    timer.cancel()
+                self._watch.cancel()
+                self._next_beat.cancel()
                 for beat in self._heartbeats:
                     beat.cancel()
                 leaving.cancel()
@@ -166,7 +166,7 @@ class RunEventStream(EventSourceResponse):
             self._stuck = True
             stream.cancel()
             return
-        self._timers[0] = loop.call_later(self._send_timeout_s / 4, self._look, stream, loop)
+        self._watch = loop.call_later(self._send_timeout_s / 4, self._look, stream, loop)
 
     def _beat(self, send: Send, loop: asyncio.AbstractEventLoop) -> None:
         """Every `heartbeat_s`, a heartbeat, unless a send is stuck (it says nothing a stuck
@@ -178,7 +178,7 @@ class RunEventStream(EventSourceResponse):
             beat = loop.create_task(self._send_heartbeat(send))
             self._heartbeats.add(beat)
             beat.add_done_callback(self._heartbeats.discard)
-        self._timers[1] = loop.call_later(self.ping_interval, self._beat, send, loop)
+        self._next_beat = loop.call_later(self.ping_interval, self._beat, send, loop)
 
     async def _send_heartbeat(self, send: Send) -> None:
         if self._ended:
