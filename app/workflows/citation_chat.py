@@ -1,9 +1,10 @@
 """The chat workflow: what CondenseQuestionChatEngine over a streaming CitationQueryEngine does,
-as typed steps whose tokens go to the workflow's event stream.
+as typed steps ending with the model's answer ready to be read.
 
 The chat engine itself is not used because its `astream_chat` runs the model in a background
-task that outlives a disconnect; here every LLM call is awaited inside a step, so
-`handler.cancel_run()` stops the model.
+task that outlives a disconnect. Here the condensing call is awaited inside a step, so
+`handler.cancel_run()` stops it; the answer's tokens come after the workflow has ended, as an
+`AnswerStream` its one reader pulls and closes, so nothing writes when nobody reads.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from workflows.decorators import StepFunction
 from app.core.errors import CitestreamError, LLMFailure, RetrievalFailure
 from app.core.names import DEFAULT_COLLECTION
 from app.llms.deadlines import TokenClock, TokenDeadlines
+from app.workflows.answer_stream import AnswerStream, said
 from app.workflows.citation_splits import RememberingSentenceSplitter
 from app.workflows.citations import SOURCE_LABEL
 from app.workflows.events import (
-    ChatAnswered,
+    AnswerReady,
     ChatRequested,
-    DeltaSink,
     Passages,
     PassagesRetrieved,
     QuestionCondensed,
@@ -92,7 +93,7 @@ class CitationChatWorkflow(Workflow):
             # As the chat engine does: a first question stands on its own. Its passages are
             # found here rather than by the next step: a step of the workflow's runtime cost
             # about half a millisecond before the first token, for nothing to condense.
-            return await self._passages_for(ev.question, ev.collection, ev.deltas)
+            return await self._passages_for(ev.question, ev.collection)
         try:
             messages = CONDENSE_PROMPT.format_messages(
                 llm=self._llm,
@@ -108,17 +109,14 @@ class CitationChatWorkflow(Workflow):
         return QuestionCondensed(
             standalone_question=_standalone(condensed, ev.question),
             collection=ev.collection,
-            deltas=ev.deltas,
         )
 
     @step
     async def retrieve(self, ctx: Context, ev: QuestionCondensed) -> PassagesRetrieved:
         """Find the passages for the standalone question in the conversation's collection."""
-        return await self._passages_for(ev.standalone_question, ev.collection, ev.deltas)
+        return await self._passages_for(ev.standalone_question, ev.collection)
 
-    async def _passages_for(
-        self, question: str, collection: str, deltas: DeltaSink
-    ) -> PassagesRetrieved:
+    async def _passages_for(self, question: str, collection: str) -> PassagesRetrieved:
         try:
             passages = await self._search.search(question, collection)
         except CitestreamError:
@@ -129,47 +127,38 @@ class CitationChatWorkflow(Workflow):
         except Exception as error:
             logger.exception("Retrieval failed")
             raise RetrievalFailure() from error
-        return PassagesRetrieved(
-            standalone_question=question, passages=Passages(passages), deltas=deltas
-        )
+        return PassagesRetrieved(standalone_question=question, passages=Passages(passages))
 
     @step
-    async def answer(self, ctx: Context, ev: PassagesRetrieved) -> ChatAnswered:
-        """Stream an answer that cites the passages as `Source n` / `[n]`."""
+    async def answer(self, ctx: Context, ev: PassagesRetrieved) -> AnswerReady:
+        """Number the passages as `Source n` / `[n]` and have the model's answer ready."""
         if not ev.passages:
             # Said plainly rather than letting the model answer from nothing.
-            ev.deltas(NOTHING_FOUND_ANSWER)
-            return ChatAnswered(
-                answer=NOTHING_FOUND_ANSWER,
+            return AnswerReady(
+                stream=AnswerStream(said(NOTHING_FOUND_ANSWER), self._deadlines),
                 sources=Passages(),
                 standalone_question=ev.standalone_question,
             )
-        parts: list[str] = []
         try:
-            # From the request to the model on: connecting, reading the prompt and each token.
-            async with self._deadlines.watch() as clock:
+            # Under the model's limits: with more passages than its context holds, the
+            # synthesizer asks the model to refine chunk by chunk before the streamed answer.
+            async with self._deadlines.watch():
                 response = await self._citation_engine.asynthesize(
                     QueryBundle(query_str=ev.standalone_question), ev.passages
                 )
-                if not isinstance(response, AsyncStreamingResponse):
-                    raise LLMFailure("The answer could not be streamed.")
-                sources = Passages(response.source_nodes)
-                # The synthesizer's own token stream, not `async_response_gen()`: that wraps it
-                # in two more generators and a lock, and keeps the text so far by `+=` (a copy
-                # of the whole answer per token). Closed here, so the model stops at once.
-                async with aclosing(response.response_gen) as tokens:
-                    async for delta in tokens:
-                        clock.tick()
-                        parts.append(delta)
-                        ev.deltas(delta)
         except CitestreamError:
             raise
         except Exception as error:
-            logger.exception("The language model failed mid-answer")
+            logger.exception("The language model failed before answering")
             raise LLMFailure() from error
-        return ChatAnswered(
-            answer="".join(parts),
-            sources=sources,
+        if not isinstance(response, AsyncStreamingResponse):
+            raise LLMFailure("The answer could not be streamed.")
+        # The synthesizer's own token stream, not `async_response_gen()`: that wraps it in two
+        # more generators and a lock, and keeps the text so far by `+=` (a copy of the whole
+        # answer per token).
+        return AnswerReady(
+            stream=AnswerStream(response.response_gen, self._deadlines),
+            sources=Passages(response.source_nodes),
             standalone_question=ev.standalone_question,
         )
 

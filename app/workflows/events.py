@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.schema import NodeWithScore
 from llama_index.core.workflow import Event, StartEvent, StopEvent
 
-# Where the answer's text goes as the model writes it: a plain call per piece, not an event on
-# the workflow's stream (which would build and route a pydantic event per token).
-DeltaSink = Callable[[str], None]
-
+from app.workflows.answer_stream import AnswerStream
 
 # The workflow runtime writes a summary of every event a step takes or returns, for tracing:
 # the repr of each field, in full for a list of up to three items. A passage's repr is its
@@ -35,12 +30,11 @@ class Conversation(list[ChatMessage]):
 
 
 class ChatRequested(StartEvent):
-    """A question, the conversation it follows, and where the answer's text goes."""
+    """A question, the conversation it follows, and the collection to search."""
 
     question: str
     history: Conversation
     collection: str
-    deltas: DeltaSink
 
 
 class QuestionCondensed(Event):
@@ -48,7 +42,6 @@ class QuestionCondensed(Event):
 
     standalone_question: str
     collection: str
-    deltas: DeltaSink
 
 
 class PassagesRetrieved(Event):
@@ -56,12 +49,12 @@ class PassagesRetrieved(Event):
 
     standalone_question: str
     passages: Passages
-    deltas: DeltaSink
 
 
-class ChatAnswered(StopEvent):
-    """The whole answer and the numbered sources it was written from."""
+class AnswerReady(StopEvent):
+    """The model's answer, ready to be read, and the numbered sources it is written from. The
+    workflow ends here: its tokens are read after it (see `AnswerStream`)."""
 
-    answer: str
+    stream: AnswerStream
     sources: Passages
     standalone_question: str

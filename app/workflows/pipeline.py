@@ -18,7 +18,7 @@ from app.memory.messages import HistoryMessage, MessageRole
 from app.workflows.answers import AnswerRequest, AnswerResult
 from app.workflows.citation_chat import CitationChatWorkflow
 from app.workflows.citations import citations_from_nodes
-from app.workflows.events import ChatAnswered, ChatRequested, Conversation
+from app.workflows.events import AnswerReady, ChatRequested, Conversation
 
 logger = logging.getLogger(__name__)
 
@@ -32,16 +32,14 @@ class WorkflowAnswerPipeline:
         self._answer_timeout_s = answer_timeout_s
 
     def start(self, request: AnswerRequest) -> WorkflowAnswer:
-        buffer = DeltaBuffer()
         handler = self._workflow.run(
             start_event=ChatRequested(
                 question=request.question,
                 history=_as_chat(request.history),
                 collection=request.collection,
-                deltas=buffer.put,
             )
         )
-        return WorkflowAnswer(handler, buffer, self._answer_timeout_s)
+        return WorkflowAnswer(handler, self._answer_timeout_s)
 
 
 class DeltaBuffer:
@@ -88,21 +86,45 @@ class DeltaBuffer:
 
 
 class WorkflowAnswer:
-    """One workflow run, seen as an answer in progress."""
+    """One answer: a workflow run that ends with the model's answer ready, then that answer
+    read into a buffer by a task of its own, so that pieces written while the reader is busy
+    are joined. The answer's time limit covers both: the workflow's own timeout, then what is
+    left of it for the writing."""
 
-    def __init__(self, handler: WorkflowHandler, buffer: DeltaBuffer, timeout_s: float) -> None:
-        self._handler = handler
-        self._buffer = buffer
+    def __init__(self, handler: WorkflowHandler, timeout_s: float) -> None:
+        # Let go of once the workflow has ended: it holds the run's queues and state.
+        self._handler: WorkflowHandler | None = handler
+        self._buffer = DeltaBuffer()
         self._timeout_s = timeout_s
-        self._ended: asyncio.Future[object] = asyncio.ensure_future(self._settle())
+        self._deadline = asyncio.get_running_loop().time() + timeout_s
+        self._ended: asyncio.Future[AnswerResult] = asyncio.ensure_future(self._settle())
         # Whoever stops a run may never ask for its result: the error is looked at either way.
         self._ended.add_done_callback(look_at_exception)
 
-    async def _settle(self) -> object:
+    async def _settle(self) -> AnswerResult:
+        assert self._handler is not None
         try:
-            return await self._handler
+            # Shielded: stop() cancels this task first, then the workflow in its own way.
+            ready: object = await asyncio.shield(self._handler)
+            # The ended run's queues, context and events go now, not when the answer does.
+            self._handler = None
+            if not isinstance(ready, AnswerReady):
+                raise CitestreamError("The answer ended without a result.")
+            try:
+                async with asyncio.timeout_at(self._deadline):
+                    text = await ready.stream.write(self._buffer.put)
+            except TimeoutError:
+                raise AnswerTimeout(self._timeout_s) from None
+            return AnswerResult(text, citations_from_nodes(ready.sources, text))
+        except CitestreamError:
+            raise
+        except WorkflowTimeoutError:
+            raise AnswerTimeout(self._timeout_s) from None
+        except Exception as error:
+            logger.error("The answer failed", exc_info=error)
+            raise CitestreamError("Something went wrong while answering.") from None
         finally:
-            self._buffer.close()  # the reader's loop ends with the run, however it ends
+            self._buffer.close()  # the reader's loop ends with the answer, however it ends
 
     def deltas(self) -> AsyncIterator[str]:
         return self._buffer.drain()
@@ -115,23 +137,16 @@ class WorkflowAnswer:
         return self._buffer.written
 
     async def result(self) -> AnswerResult:
-        try:
-            # Shielded: a reader that is cancelled while waiting does not end the run; stop() does.
-            ended = await asyncio.shield(self._ended)
-        except CitestreamError:
-            raise
-        except WorkflowTimeoutError:
-            raise AnswerTimeout(self._timeout_s) from None
-        except Exception as error:
-            logger.error("The answer failed", exc_info=error)
-            raise CitestreamError("Something went wrong while answering.") from None
-        if not isinstance(ended, ChatAnswered):
-            raise CitestreamError("The answer ended without a result.")
-        return AnswerResult(ended.answer, citations_from_nodes(ended.sources, ended.answer))
+        # Shielded: a reader that is cancelled while waiting does not end the answer; stop() does.
+        return await asyncio.shield(self._ended)
 
     async def stop(self) -> None:
-        if not self._handler.is_done():
-            # The only call that stops a running step (and with it the model).
+        if not self._ended.done():
+            # Cancelling the writer closes the model's stream: the model stops now.
+            self._ended.cancel()
+            await asyncio.wait([self._ended])
+        if self._handler is not None and not self._handler.is_done():
+            # The only call that stops a running step (and with it a condensing model).
             await self._handler.cancel_run()
         self._buffer.close()
 

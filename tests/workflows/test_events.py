@@ -16,7 +16,7 @@ def _passage(text: str) -> NodeWithScore:
 
 def test_a_retrieval_is_summarized_without_its_passages_text() -> None:
     passages = Passages(_passage(f"passage {n} " + "words " * 200) for n in range(3))
-    event = PassagesRetrieved(standalone_question="Why?", passages=passages, deltas=print)
+    event = PassagesRetrieved(standalone_question="Why?", passages=passages)
 
     summary = summarize_event(event)
 
@@ -29,7 +29,7 @@ def test_a_follow_up_is_summarized_without_the_conversation_text() -> None:
     history = Conversation(
         ChatMessage(role="user", content="a long earlier question " * 20) for _ in range(2)
     )
-    event = ChatRequested(question="And then?", history=history, collection="c", deltas=print)
+    event = ChatRequested(question="And then?", history=history, collection="c")
 
     summary = summarize_event(event)
 
