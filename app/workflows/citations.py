@@ -3,6 +3,7 @@ them (`Source 1`, ...), with the ones the answer cites as `[n]` marked."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from llama_index.core.schema import NodeWithScore
@@ -27,9 +28,10 @@ def cited_indexes(answer: str) -> set[int]:
     return {int(n) for n in _CITATION.findall(answer)}
 
 
-def citations_from_nodes(nodes: list[NodeWithScore], answer: str) -> list[Citation]:
-    """Number the passages as the prompt did and mark those the answer cites."""
-    cited = cited_indexes(answer)
+def citations_of(nodes: list[NodeWithScore]) -> list[Citation]:
+    """Number the passages as the prompt did, none cited yet (see `marking_cited`). Taken before
+    the model writes, so that an answer being written keeps these and not the passages' nodes
+    (a pydantic node per passage, with its metadata and relationships)."""
     citations = []
     for index, hit in enumerate(nodes, start=1):
         metadata = dict(hit.node.metadata)
@@ -49,10 +51,18 @@ def citations_from_nodes(nodes: list[NodeWithScore], answer: str) -> list[Citati
                 text=snippet,
                 score=hit.score,
                 metadata=metadata,
-                cited=index in cited,
             )
         )
     return citations
+
+
+def marking_cited(citations: list[Citation], answer: str) -> list[Citation]:
+    """The citations, with those the answer cites as `[n]` marked."""
+    cited = cited_indexes(answer)
+    return [
+        dataclasses.replace(citation, cited=True) if citation.index in cited else citation
+        for citation in citations
+    ]
 
 
 def _optional_str(value: object) -> str | None:

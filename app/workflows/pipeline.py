@@ -17,7 +17,7 @@ from app.core.futures import look_at_exception
 from app.memory.messages import HistoryMessage, MessageRole
 from app.workflows.answers import AnswerRequest, AnswerResult
 from app.workflows.citation_chat import CitationChatWorkflow
-from app.workflows.citations import citations_from_nodes
+from app.workflows.citations import citations_of, marking_cited
 from app.workflows.events import AnswerReady, ChatRequested, Conversation
 
 logger = logging.getLogger(__name__)
@@ -110,12 +110,14 @@ class WorkflowAnswer:
             self._handler = None
             if not isinstance(ready, AnswerReady):
                 raise CitestreamError("The answer ended without a result.")
+            stream, citations = ready.stream, citations_of(ready.sources)
+            del ready  # and with it the passages' nodes: the citations hold what is needed
             try:
                 async with asyncio.timeout_at(self._deadline):
-                    text = await ready.stream.write(self._buffer.put)
+                    text = await stream.write(self._buffer.put)
             except TimeoutError:
                 raise AnswerTimeout(self._timeout_s) from None
-            return AnswerResult(text, citations_from_nodes(ready.sources, text))
+            return AnswerResult(text, marking_cited(citations, text))
         except CitestreamError:
             raise
         except WorkflowTimeoutError:

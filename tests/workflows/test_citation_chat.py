@@ -14,7 +14,7 @@ from app.core.chunks import LiveChunk
 from app.llms.base import AsyncStreamingLLM
 from app.retrieval.retriever import chunk_node
 from app.workflows.citation_chat import build_citation_engine
-from app.workflows.citations import citations_from_nodes
+from app.workflows.citations import citations_of, marking_cited
 
 ANSWER = "You get 28 vacation days a year [2]."
 
@@ -79,7 +79,7 @@ async def test_the_compact_prompt_numbers_passages_as_the_model_cites_them() -> 
     assert prompt.index("[2] Full-time") < prompt.index("Answer the question")
     assert prompt.rstrip().endswith("like [1].")
 
-    citations = citations_from_nodes(response.source_nodes, ANSWER)
+    citations = marking_cited(citations_of(response.source_nodes), ANSWER)
     assert [(c.index, c.cited) for c in citations] == [(1, False), (2, True)]
     assert citations[1].text == "Full-time employees get 28 vacation days a year."
     assert citations[1].title == "Employee Benefits at Quillfen"
@@ -93,6 +93,6 @@ async def test_the_llamaindex_prompt_keeps_its_source_labels_and_metadata() -> N
 
     assert "Source 2:\nFull-time employees get 28 vacation days" in prompt
     assert "title: Employee Benefits at Quillfen" in prompt
-    citations = citations_from_nodes(response.source_nodes, ANSWER)
+    citations = marking_cited(citations_of(response.source_nodes), ANSWER)
     assert citations[1].cited
     assert citations[1].text == "Full-time employees get 28 vacation days a year."
