@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import PROBLEM_JSON, problem_body, url_too_long
 from app.core.errors import CitestreamError
+from app.core.malloc_arenas import limit_malloc_arenas
 from app.core.settings import Settings
 from app.core.startup import StartupFailure, reason
 from app.lifecycle import AppLifecycle
@@ -174,6 +175,8 @@ def draining_server(
 ) -> DrainingServer:
     """Our uvicorn server for `app`: it drains on SIGTERM, answers unparseable requests with
     problem+json, and keeps a failed start-up as its one line (see `run`)."""
+    # Before the server's threads exist (a worker process builds its server once, too).
+    limit_malloc_arenas(settings.server.malloc_arenas)
     config = uvicorn.Config(
         _StartupWatch(app),
         host=host,

@@ -64,3 +64,6 @@ class ServerSettings(BaseModel):
     # a question of CITESTREAM_CHAT__MAX_QUERY_CHARS on `GET /api/chat/stream`, percent-encoded
     # (up to 12 characters each); uvicorn's parser refuses more than about 64 KB anyway.
     max_url_chars: int = Field(default=60_000, ge=1024, le=60_000)
+    # glibc malloc arenas the process's threads share (see app/core/malloc_arenas.py); 0 leaves
+    # glibc's default of up to eight per core.
+    malloc_arenas: int = Field(default=2, ge=0)
