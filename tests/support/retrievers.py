@@ -1,10 +1,40 @@
-"""A search that holds the retrieval phase open, so a test can disconnect during it."""
+"""Searches for workflow tests: one that holds the retrieval phase open, so a test can
+disconnect during it, and one that finds the same passages for every question."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from llama_index.core.schema import NodeWithScore
+
+from app.core.chunks import LiveChunk
+from app.retrieval.retriever import chunk_node
+
+
+def passage(text: str, heading: str, page: int | None = None) -> NodeWithScore:
+    """A passage of the sample benefits handbook, as retrieval returns it."""
+    chunk = LiveChunk(
+        id=uuid.uuid4(),
+        text=text,
+        document_id=uuid.uuid4(),
+        document_name="employee-benefits.md",
+        collection="samples",
+        title="Employee Benefits at Quillfen",
+        page=page,
+        heading=heading,
+    )
+    return chunk_node(chunk, 1.0)
+
+
+class FixedSearch:
+    """Finds `passages` whatever the question."""
+
+    def __init__(self, *passages: NodeWithScore) -> None:
+        self._passages = list(passages)
+
+    async def search(self, question: str, collection: str) -> list[NodeWithScore]:
+        return list(self._passages)
 
 
 class HeldSearch:

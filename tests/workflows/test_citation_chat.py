@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncGenerator, Sequence
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.base.response.schema import AsyncStreamingResponse
-from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.schema import QueryBundle
 from pydantic import Field
 
-from app.core.chunks import LiveChunk
 from app.llms.base import AsyncStreamingLLM
-from app.retrieval.retriever import chunk_node
 from app.workflows.citation_chat import build_citation_engine
 from app.workflows.citations import citations_of, marking_cited
+from tests.support.retrievers import FixedSearch, passage
 
 ANSWER = "You get 28 vacation days a year [2]."
 
@@ -29,35 +27,16 @@ class PromptRecorder(AsyncStreamingLLM):
         yield ANSWER
 
 
-class NoSearch:
-    async def search(self, question: str, collection: str) -> list[NodeWithScore]:
-        return []
-
-
-def _passage(text: str, heading: str, page: int | None = None) -> NodeWithScore:
-    chunk = LiveChunk(
-        id=uuid.uuid4(),
-        text=text,
-        document_id=uuid.uuid4(),
-        document_name="employee-benefits.md",
-        collection="samples",
-        title="Employee Benefits at Quillfen",
-        page=page,
-        heading=heading,
-    )
-    return chunk_node(chunk, 1.0)
-
-
 PASSAGES = [
-    _passage("Quillfen pays 6 percent of your salary into the pension.", "Benefits > Pension"),
-    _passage("Full-time employees get 28 vacation days a year.", "Benefits > Paid Time Off", 3),
+    passage("Quillfen pays 6 percent of your salary into the pension.", "Benefits > Pension"),
+    passage("Full-time employees get 28 vacation days a year.", "Benefits > Paid Time Off", 3),
 ]
 
 
 async def _answer(style: str) -> tuple[str, AsyncStreamingResponse]:
     llm = PromptRecorder()
     engine = build_citation_engine(
-        llm=llm, search=NoSearch(), citation_chunk_size=256, prompt_style=style
+        llm=llm, search=FixedSearch(), citation_chunk_size=256, prompt_style=style
     )
     response = await engine.asynthesize(QueryBundle("How many vacation days do I get?"), PASSAGES)
     assert isinstance(response, AsyncStreamingResponse)

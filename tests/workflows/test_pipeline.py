@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
-from llama_index.core.schema import NodeWithScore
 from pydantic import Field
 from workflows.handler import WorkflowHandler
 
-from app.core.chunks import LiveChunk
 from app.core.errors import AnswerTimeout
 from app.llms.base import AsyncStreamingLLM
-from app.retrieval.retriever import chunk_node
 from app.workflows import build_answer_pipeline
 from app.workflows.answers import AnswerInProgress, AnswerRequest
+from tests.support.retrievers import FixedSearch, passage
 
 
 class EndlessLLM(AsyncStreamingLLM):
@@ -36,25 +33,12 @@ class EndlessLLM(AsyncStreamingLLM):
             self.closed.append(True)
 
 
-class OnePassage:
-    async def search(self, question: str, collection: str) -> list[NodeWithScore]:
-        chunk = LiveChunk(
-            id=uuid.uuid4(),
-            text="Full-time employees get 28 vacation days a year.",
-            document_id=uuid.uuid4(),
-            document_name="benefits.md",
-            collection=collection,
-            title="Benefits",
-            page=None,
-            heading=None,
-        )
-        return [chunk_node(chunk, 1.0)]
-
-
 def _start(llm: EndlessLLM, *, answer_timeout_s: float = 30) -> AnswerInProgress:
     pipeline = build_answer_pipeline(
         llm=llm,
-        search=OnePassage(),
+        search=FixedSearch(
+            passage("Full-time employees get 28 vacation days a year.", "Benefits > Paid Time Off")
+        ),
         citation_chunk_size=256,
         prompt_style="compact",
         answer_timeout_s=answer_timeout_s,
