@@ -2,9 +2,11 @@
 
 The basic runtime keeps every tick of a run (each event, each step's result, each stamped copy)
 in memory until the run ends, for snapshots and replay. Citestream takes neither: a run that
-outlives its connection lives in the run log (`app/runs/`), not in the workflow. Without the
-journal an open answer holds 15 KB less (tracemalloc, 200 answers at once): the journal also
-kept the retrieved passages, and the rows behind them, for the whole answer.
+outlives its connection lives in the run log (`app/runs/`), not in the workflow. The journal
+also kept the retrieved passages, and the rows behind them: 15 KB per open answer
+(tracemalloc, 200 answers at once) while the answer step streamed inside the workflow. Since
+the workflow ends before the first token (`app/workflows/answer_stream.py`), a journal would
+live through an answer's start only, when a burst's answers all hold theirs at once.
 
 What needs the journal does not work on this runtime: a run's context cannot be serialized
 (`ctx.to_dict()`) nor asked for its running steps. Nothing here does either.
