@@ -200,6 +200,7 @@ class Container(containers.DeclarativeContainer):
         citation_chunk_size=settings.provided.retrieval.citation_chunk_size,
         prompt_style=settings.provided.citation_prompt,
         answer_timeout_s=settings.provided.chat.answer_timeout_s,
+        max_starting_answers=settings.provided.chat.max_starting_answers,
         first_token_timeout_s=settings.provided.llm.first_token_limit_s,
         stall_timeout_s=settings.provided.llm.stall_timeout_s,
     )

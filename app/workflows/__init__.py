@@ -22,6 +22,7 @@ def build_answer_pipeline(
     citation_chunk_size: int,
     prompt_style: str,
     answer_timeout_s: float,
+    max_starting_answers: int,
     first_token_timeout_s: float,
     stall_timeout_s: float,
 ) -> AnswerPipeline:
@@ -40,4 +41,6 @@ def build_answer_pipeline(
         timeout=answer_timeout_s,
         deadlines=TokenDeadlines(first_token_timeout_s, stall_timeout_s),
     )
-    return WorkflowAnswerPipeline(workflow, answer_timeout_s=answer_timeout_s)
+    return WorkflowAnswerPipeline(
+        workflow, answer_timeout_s=answer_timeout_s, max_starting=max_starting_answers
+    )

@@ -4,8 +4,10 @@ out, LlamaIndex types kept inside this package."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.base.llms.types import MessageRole as LlamaRole
@@ -25,21 +27,37 @@ logger = logging.getLogger(__name__)
 
 class WorkflowAnswerPipeline:
     """Starts one run of the citation chat workflow per answer (the workflow is shared; each
-    run has its own context)."""
+    run has its own context), at most `max_starting` at a time.
 
-    def __init__(self, workflow: CitationChatWorkflow, *, answer_timeout_s: float) -> None:
+    An answer's start (condensing the follow-up, finding the passages, building the prompt, up
+    to the model's answer being ready) is where it holds the most: the passages, their rows
+    and the prompt. Started all at once, a burst of a thousand answers holds a thousand of
+    those together, and the allocator keeps the pages after they are freed; every start also
+    shares the CPU with every other, so the first answer is ready no sooner than the last.
+    Started in turn, in the order they were asked, the first answers start writing while the
+    rest wait, holding only their request. 0 starts every answer at once.
+    """
+
+    def __init__(
+        self, workflow: CitationChatWorkflow, *, answer_timeout_s: float, max_starting: int
+    ) -> None:
         self._workflow = workflow
         self._answer_timeout_s = answer_timeout_s
+        self._starting: AbstractAsyncContextManager[object] = (
+            asyncio.Semaphore(max_starting) if max_starting else contextlib.nullcontext()
+        )
 
     def start(self, request: AnswerRequest) -> WorkflowAnswer:
-        handler = self._workflow.run(
-            start_event=ChatRequested(
-                question=request.question,
-                history=_as_chat(request.history),
-                collection=request.collection,
-            )
+        start_event = ChatRequested(
+            question=request.question,
+            history=_as_chat(request.history),
+            collection=request.collection,
         )
-        return WorkflowAnswer(handler, self._answer_timeout_s)
+        return WorkflowAnswer(
+            lambda: self._workflow.run(start_event=start_event),
+            starting=self._starting,
+            timeout_s=self._answer_timeout_s,
+        )
 
 
 class DeltaBuffer:
@@ -88,12 +106,18 @@ class DeltaBuffer:
 class WorkflowAnswer:
     """One answer: a workflow run that ends with the model's answer ready, then that answer
     read into a buffer by a task of its own, so that pieces written while the reader is busy
-    are joined. The answer's time limit covers both: the workflow's own timeout, then what is
-    left of it for the writing."""
+    are joined. The answer's time limit covers all of it: waiting for its turn to start, the
+    workflow, and the writing."""
 
-    def __init__(self, handler: WorkflowHandler, timeout_s: float) -> None:
-        # Let go of once the workflow has ended: it holds the run's queues and state.
-        self._handler: WorkflowHandler | None = handler
+    def __init__(
+        self,
+        run: Callable[[], WorkflowHandler],
+        *,
+        starting: AbstractAsyncContextManager[object],
+        timeout_s: float,
+    ) -> None:
+        self._run = run
+        self._starting = starting
         self._buffer = DeltaBuffer()
         self._timeout_s = timeout_s
         self._deadline = asyncio.get_running_loop().time() + timeout_s
@@ -102,31 +126,39 @@ class WorkflowAnswer:
         self._ended.add_done_callback(look_at_exception)
 
     async def _settle(self) -> AnswerResult:
-        assert self._handler is not None
         try:
-            # Shielded: stop() cancels this task first, then the workflow in its own way.
-            ready: object = await asyncio.shield(self._handler)
-            # The ended run's queues, context and events go now, not when the answer does.
-            self._handler = None
-            if not isinstance(ready, AnswerReady):
-                raise CitestreamError("The answer ended without a result.")
-            stream, citations = ready.stream, citations_of(ready.sources)
-            del ready  # and with it the passages' nodes: the citations hold what is needed
-            try:
-                async with asyncio.timeout_at(self._deadline):
-                    text = await stream.write(self._buffer.put)
-            except TimeoutError:
-                raise AnswerTimeout(self._timeout_s) from None
+            async with asyncio.timeout_at(self._deadline):
+                ready = await self._ready()
+                stream, citations = ready.stream, citations_of(ready.sources)
+                del ready  # and with it the passages' nodes: the citations hold what is needed
+                text = await stream.write(self._buffer.put)
             return AnswerResult(text, marking_cited(citations, text))
         except CitestreamError:
             raise
-        except WorkflowTimeoutError:
+        except (TimeoutError, WorkflowTimeoutError):
             raise AnswerTimeout(self._timeout_s) from None
         except Exception as error:
             logger.error("The answer failed", exc_info=error)
             raise CitestreamError("Something went wrong while answering.") from None
         finally:
             self._buffer.close()  # the reader's loop ends with the answer, however it ends
+
+    async def _ready(self) -> AnswerReady:
+        """The workflow's run, in this answer's turn among those starting; it has ended (and
+        its queues, context and events are let go of) when this returns."""
+        async with self._starting:
+            handler = self._run()
+            try:
+                # Shielded: cancelling this task (stop(), or the time limit) must not cancel
+                # the handler as a plain future; the workflow is stopped in its own way below.
+                ready: object = await asyncio.shield(handler)
+            finally:
+                if not handler.is_done():
+                    # The only call that stops a running step (and with it a condensing model).
+                    await handler.cancel_run()
+        if not isinstance(ready, AnswerReady):
+            raise CitestreamError("The answer ended without a result.")
+        return ready
 
     def deltas(self) -> AsyncIterator[str]:
         return self._buffer.drain()
@@ -144,12 +176,10 @@ class WorkflowAnswer:
 
     async def stop(self) -> None:
         if not self._ended.done():
-            # Cancelling the writer closes the model's stream: the model stops now.
+            # Cancelling the answer's task stops the workflow if it is still running, or
+            # closes the model's stream if it is writing: the model stops now.
             self._ended.cancel()
             await asyncio.wait([self._ended])
-        if self._handler is not None and not self._handler.is_done():
-            # The only call that stops a running step (and with it a condensing model).
-            await self._handler.cancel_run()
         self._buffer.close()
 
 

@@ -21,6 +21,12 @@ class ChatSettings(BaseModel):
     send_timeout_s: float = Field(default=30.0, gt=0)
     # Upper bound on a whole answer, so a stuck model cannot hold a stream forever.
     answer_timeout_s: float = Field(default=600.0, gt=0)
+    # At most this many answers of one process start at once (condensing the follow-up, finding
+    # the passages, building the prompt); the rest wait their turn, in order, within their
+    # time limit. Under a burst the first answers then write sooner, and the starts' memory is
+    # held by a few at a time. Raise it for a remote model that condenses many follow-ups at
+    # once; 0 starts every answer at once.
+    max_starting_answers: int = Field(default=256, ge=0)
 
 
 class RunsSettings(BaseModel):
