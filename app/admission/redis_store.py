@@ -17,12 +17,10 @@ import math
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from redis.exceptions import RedisError
-
 from app.admission.base import Slot, SlotRefusal, StoreUnavailable
 from app.core.busy_timeouts import within
 from app.core.clock import Clock
-from app.core.redis_clients import redis_client
+from app.core.redis_clients import REDIS_UNAVAILABLE, redis_client
 
 _TAKE = """
 local now = tonumber(ARGV[1])
@@ -87,7 +85,7 @@ class RedisAdmissionStore:
         """`command`'s reply within the store's timeout, or StoreUnavailable."""
         try:
             return await within(self._timeout_s, command)
-        except (RedisError, OSError, TimeoutError) as error:
+        except REDIS_UNAVAILABLE as error:
             raise StoreUnavailable(str(error) or "Redis did not answer in time") from error
 
     async def take(self, bucket: str, per_minute: int) -> float:

@@ -7,6 +7,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.driver_info import DriverInfo
+from redis.exceptions import RedisError
+
+# What a Redis call raises when Redis could not answer it: an error of its own, a connection
+# refused or cut, or no reply within the caller's time (`within`). Every user of Redis treats
+# these alike (Redis is away for now) and lets anything else through as a bug.
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 
 
 @cache

@@ -9,12 +9,11 @@ import uuid
 
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from app.core.busy_timeouts import within
 from app.core.clock import Clock
 from app.core.metrics import Metrics
-from app.core.redis_clients import redis_client
+from app.core.redis_clients import REDIS_UNAVAILABLE, redis_client
 from app.memory.messages import HistoryMessage, MessageRole
 
 logger = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ class RedisWindowCache:
             epoch, value = await within(
                 self._timeout_s, self._client.mget(self._epoch_key, self._key(session_id))
             )
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_UNAVAILABLE as exc:
             self._fail(exc)
             self._count_error(read=True)
             return None
@@ -105,7 +104,7 @@ class RedisWindowCache:
             await within(
                 self._timeout_s, self._client.set(self._key(session_id), value, ex=self._ttl_s)
             )
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_UNAVAILABLE as exc:
             self._fail(exc)
             self._count_error()
 
@@ -115,7 +114,7 @@ class RedisWindowCache:
             return
         try:
             await within(self._timeout_s, self._client.delete(self._key(session_id)))
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_UNAVAILABLE as exc:
             self._fail(exc)
             self._count_error()
 
@@ -139,7 +138,7 @@ class RedisWindowCache:
                 return False
             try:
                 self._epoch = await within(self._timeout_s, self._client.incr(self._epoch_key))
-            except (RedisError, OSError, TimeoutError) as exc:
+            except REDIS_UNAVAILABLE as exc:
                 self._fail(exc)
                 return False
             self._outage = False

@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 from app.core.busy_timeouts import within
 from app.core.clock import Clock
 from app.core.errors import ServiceUnavailable
-from app.core.redis_clients import redis_client
+from app.core.redis_clients import REDIS_UNAVAILABLE, redis_client
 from app.core.runs import RunRecord, StoredEvent
 from app.runs.group_writes import GroupWriter
 from app.runs.redis_fields import run_record, stored_event
@@ -106,7 +106,7 @@ class RedisRunMirror:
             # reply was not read), never its place in another write's replies. Under load, a
             # turn of this process's loop can outlast the timeout: see `within`.
             await within(self._write_timeout_s, command())
-        except (RedisError, OSError, TimeoutError) as error:
+        except REDIS_UNAVAILABLE as error:
             self.lapses += 1
             if self._retry_at == float("-inf") or now >= self._retry_at + self._retry_after_s:
                 logger.warning(
@@ -160,7 +160,7 @@ class RedisRunMirror:
         try:
             key = self._keys.run(run_id)
             value = await within(self._write_timeout_s, self._client.hget(key, "listener_at"))
-        except (RedisError, OSError, TimeoutError):
+        except REDIS_UNAVAILABLE:
             return None  # as if nobody listened elsewhere
         return None if value is None else datetime.fromisoformat(str(value))
 

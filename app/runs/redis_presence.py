@@ -17,6 +17,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from app.core.redis_clients import REDIS_UNAVAILABLE
+
 logger = logging.getLogger(__name__)
 
 CancelHandler = Callable[[uuid.UUID, str], None]
@@ -96,6 +98,6 @@ class WorkerPresence:
             self._control.cancel()
             await asyncio.gather(self._control, return_exceptions=True)
         # Briefly: a Redis that has gone silent must not hold up the process's exit.
-        with contextlib.suppress(RedisError, OSError, TimeoutError):
+        with contextlib.suppress(*REDIS_UNAVAILABLE):
             async with asyncio.timeout(1):
                 await self._client.delete(self.alive_key(self.worker_id))
