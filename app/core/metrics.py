@@ -15,6 +15,16 @@ class Metrics:
             "Answers being streamed right now.",
             registry=self.registry,
         )
+        self.answers_starting = Gauge(
+            "citestream_answers_starting",
+            "Answers starting right now: condensing, retrieving, building the prompt.",
+            registry=self.registry,
+        )
+        self.answers_waiting_to_start = Gauge(
+            "citestream_answers_waiting_to_start",
+            "Answers waiting for their turn to start (CITESTREAM_CHAT__MAX_STARTING_ANSWERS).",
+            registry=self.registry,
+        )
         self.llm_tokens = Counter(
             "citestream_llm_tokens",
             "Tokens the language model produced, whether or not they reached a client.",

@@ -70,6 +70,8 @@ class TurnAnswerer:
         self._turns = turns
         self._claims = claims
         self._pipeline = pipeline
+        metrics.answers_starting.set_function(pipeline.starts_running)
+        metrics.answers_waiting_to_start.set_function(pipeline.starts_waiting)
         self._metrics = metrics
         self._settings = settings
         self._clock = clock

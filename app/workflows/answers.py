@@ -60,3 +60,11 @@ class AnswerPipeline(Protocol):
     """Starts answers: condense the follow-up, retrieve, answer citing the passages."""
 
     def start(self, request: AnswerRequest) -> AnswerInProgress: ...
+
+    def starts_running(self) -> int:
+        """Answers of this process starting now (condense, retrieval, the prompt)."""
+        ...
+
+    def starts_waiting(self) -> int:
+        """Answers of this process waiting for their turn to start."""
+        ...

@@ -4,10 +4,8 @@ out, LlamaIndex types kept inside this package."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.base.llms.types import MessageRole as LlamaRole
@@ -43,9 +41,7 @@ class WorkflowAnswerPipeline:
     ) -> None:
         self._workflow = workflow
         self._answer_timeout_s = answer_timeout_s
-        self._starting: AbstractAsyncContextManager[object] = (
-            asyncio.Semaphore(max_starting) if max_starting else contextlib.nullcontext()
-        )
+        self._turns = StartTurns(max_starting)
 
     def start(self, request: AnswerRequest) -> WorkflowAnswer:
         start_event = ChatRequested(
@@ -55,9 +51,39 @@ class WorkflowAnswerPipeline:
         )
         return WorkflowAnswer(
             lambda: self._workflow.run(start_event=start_event),
-            starting=self._starting,
+            starting=self._turns,
             timeout_s=self._answer_timeout_s,
         )
+
+    def starts_running(self) -> int:
+        return self._turns.running
+
+    def starts_waiting(self) -> int:
+        return self._turns.waiting
+
+
+class StartTurns:
+    """Answers' turns to start: at most `limit` at once (0: no limit), the others waiting in
+    the order they came; how many are in each state, for the metrics."""
+
+    def __init__(self, limit: int) -> None:
+        self._slots = asyncio.Semaphore(limit) if limit else None
+        self.running = 0
+        self.waiting = 0
+
+    async def __aenter__(self) -> None:
+        if self._slots is not None:
+            self.waiting += 1
+            try:
+                await self._slots.acquire()
+            finally:
+                self.waiting -= 1
+        self.running += 1
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.running -= 1
+        if self._slots is not None:
+            self._slots.release()
 
 
 class DeltaBuffer:
@@ -113,7 +139,7 @@ class WorkflowAnswer:
         self,
         run: Callable[[], WorkflowHandler],
         *,
-        starting: AbstractAsyncContextManager[object],
+        starting: StartTurns,
         timeout_s: float,
     ) -> None:
         self._run = run
@@ -148,10 +174,13 @@ class WorkflowAnswer:
         its queues, context and events are let go of) when this returns."""
         async with self._starting:
             handler = self._run()
+            outcome = asyncio.ensure_future(handler)
+            # A run stopped below ends with WorkflowCancelledByUser, which nobody else reads.
+            outcome.add_done_callback(look_at_exception)
             try:
                 # Shielded: cancelling this task (stop(), or the time limit) must not cancel
                 # the handler as a plain future; the workflow is stopped in its own way below.
-                ready: object = await asyncio.shield(handler)
+                ready: object = await asyncio.shield(outcome)
             finally:
                 if not handler.is_done():
                     # The only call that stops a running step (and with it a condensing model).

@@ -8,6 +8,7 @@ rely on: the token counter stops growing, `active_streams` returns to 0, the out
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import httpx
 import pytest
@@ -166,3 +167,39 @@ async def test_a_model_that_never_waits_is_stopped_too(make_settings: MakeSettin
         messages = await stored_messages(server.container.database(), session_id)
     assert produced < 25_000
     assert messages[-1].status == MessageStatus.INTERRUPTED
+
+
+async def test_answers_waiting_to_start_are_counted_and_leave_with_their_clients(
+    make_settings: MakeSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One answer starts at a time: while its search is held, the next two wait their turn, an
+    # operator sees them on /metrics, and clients that leave take them away without a trace.
+    settings = make_settings(
+        llm={"fake_tokens": 64, "fake_delay_ms": 20}, chat={"max_starting_answers": 1}
+    )
+    container = Container(settings=settings)
+    retriever = HeldSearch()
+    container.answer_pipeline.add_kwargs(search=retriever)
+    async with serve(settings, container) as server, server.client() as client:
+
+        async def ask() -> None:
+            async with aconnect_sse(client, "POST", "/api/chat/stream", json=QUESTION) as source:
+                async for _ in source.aiter_sse():
+                    pass
+
+        askers = [asyncio.create_task(ask()) for _ in range(3)]
+        await asyncio.wait_for(retriever.entered.wait(), timeout=30)
+        await server.wait_for_metric("citestream_answers_waiting_to_start", 2, timeout_s=30)
+        assert await server.metric("citestream_answers_starting") == 1
+
+        for asker in askers:
+            asker.cancel()
+        await asyncio.gather(*askers, return_exceptions=True)
+
+        await server.wait_for_metric("citestream_streams_total", 3, outcome="cancelled")
+        await server.wait_for_metric("citestream_answers_starting", 0)
+        await server.wait_for_metric("citestream_answers_waiting_to_start", 0)
+        assert retriever.cancelled.is_set()
+        assert await server.metric("citestream_llm_tokens_total") == 0
+    gc.collect()  # asyncio reports an error nobody looked at when its task is collected
+    assert "exception was never retrieved" not in caplog.text

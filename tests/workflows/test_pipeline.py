@@ -137,9 +137,11 @@ async def test_answers_start_a_few_at_a_time_in_the_order_they_were_asked() -> N
     await search.until_holding(2)
     await asyncio.sleep(0.05)  # time for any other answer to start, if it could
     assert search.began == ["question 0", "question 1"]
+    assert (pipeline.starts_running(), pipeline.starts_waiting()) == (2, 3)
 
     search.let_through()
     results = [await answer.result() for answer in answers]
+    assert (pipeline.starts_running(), pipeline.starts_waiting()) == (0, 0)
 
     assert search.began == [f"question {n}" for n in range(5)]
     assert search.most_at_once == 2
@@ -157,6 +159,7 @@ async def test_an_answer_stopped_while_it_waits_its_turn_never_starts() -> None:
     await waiting.stop()
 
     assert waiting.is_done()
+    assert (pipeline.starts_running(), pipeline.starts_waiting()) == (1, 1)
     assert [delta async for delta in waiting.deltas()] == []
     search.let_through()
     assert (await first.result()).text == "word word word "
