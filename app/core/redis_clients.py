@@ -9,9 +9,10 @@ from redis.asyncio import Redis
 from redis.driver_info import DriverInfo
 from redis.exceptions import RedisError
 
-# What a Redis call raises when Redis could not answer it: an error of its own, a connection
-# refused or cut, or no reply within the caller's time (`within`). Every user of Redis treats
-# these alike (Redis is away for now) and lets anything else through as a bug.
+# What a Redis call bounded by `within` raises when Redis could not answer it: an error of its
+# own, a connection refused or cut, or no reply in time. The cache, admission, the runs mirror
+# and worker presence treat these alike (Redis is away for now) and let anything else through
+# as a bug.
 REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 
 
