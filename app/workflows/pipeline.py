@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.base.llms.types import MessageRole as LlamaRole
-from llama_index.core.workflow import WorkflowTimeoutError
 from workflows.handler import WorkflowHandler
 
 from app.core.errors import AnswerTimeout, CitestreamError
@@ -161,7 +160,7 @@ class WorkflowAnswer:
             return AnswerResult(text, marking_cited(citations, text))
         except CitestreamError:
             raise
-        except (TimeoutError, WorkflowTimeoutError):
+        except TimeoutError:
             raise AnswerTimeout(self._timeout_s) from None
         except Exception as error:
             logger.error("The answer failed", exc_info=error)

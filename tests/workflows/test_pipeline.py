@@ -181,6 +181,16 @@ async def test_an_answer_stopped_while_it_starts_lets_the_next_one_start() -> No
     await waiting.stop()
 
 
+async def test_the_answers_time_limit_stops_a_workflow_that_is_still_starting() -> None:
+    search = HeldSearch()
+    answer = _ask(_pipeline(WordsLLM(), search, answer_timeout_s=0.3))
+
+    with pytest.raises(AnswerTimeout):
+        await answer.result()
+
+    assert search.cancelled.is_set()
+
+
 async def test_the_answers_time_limit_covers_waiting_for_its_turn() -> None:
     search = TurnstileSearch(VACATION)
     pipeline = _pipeline(WordsLLM(), search, answer_timeout_s=0.3, max_starting=1)
