@@ -32,11 +32,12 @@ def main() -> None:
     from pydantic import ValidationError
 
     from app.core.errors import CitestreamError
-    from app.core.startup import invalid_settings
 
     try:
         cli()
     except ValidationError as error:
+        from app.core.startup import invalid_settings  # SQLAlchemy's URL parser: only here
+
         typer.echo(f"error: {invalid_settings(error).message}", err=True)
         sys.exit(1)
     except CitestreamError as error:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from app.core.settings import Settings
-from app.core.startup import database_unusable
 
 db_cli = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 
@@ -14,6 +13,7 @@ db_cli = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 def db_upgrade() -> None:
     """Apply every pending migration."""
     from app.core.migrations import upgrade_to_head
+    from app.core.startup import database_unusable
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -28,6 +28,7 @@ def db_upgrade() -> None:
 def db_downgrade() -> None:
     """Remove every table the migrations created (all conversations and documents are lost)."""
     from app.core.migrations import downgrade_to_base
+    from app.core.startup import database_unusable
 
     url = Settings().database.url
     try:

@@ -8,13 +8,11 @@ from typing import Annotated
 
 import typer
 
-from app.cli.local_files import incoming
 from app.cli.running import CollectionOption, execute
 from app.core.errors import CitestreamError
 from app.core.names import DEFAULT_COLLECTION
 from app.core.principals import LOCAL_PRINCIPAL
 from app.core.settings import Settings
-from app.lifecycle import running_container
 
 documents_cli = typer.Typer(help="List and delete ingested documents.", no_args_is_help=True)
 
@@ -37,8 +35,10 @@ def ingest(
 
     Exits with 1 when any file failed.
     """
+    from app.cli.local_files import incoming
     from app.core.names import check_collection_name
     from app.ingestion.paths import expand
+    from app.lifecycle import running_container
 
     try:
         check_collection_name(collection)
@@ -90,6 +90,8 @@ def list_documents(
     """List documents: id, collection, name, chunks, title."""
 
     async def run() -> None:
+        from app.lifecycle import running_container
+
         async with running_container(Settings()) as container:
             service = container.document_service()
             offset = 0
@@ -116,6 +118,8 @@ def delete_document(
     """Delete a document; answers stop citing it at once."""
 
     async def run() -> str:
+        from app.lifecycle import running_container
+
         async with running_container(Settings()) as container:
             service = container.document_service()
             try:
@@ -133,6 +137,8 @@ def reembed() -> None:
 
     async def run() -> int:
         from rich.progress import Progress
+
+        from app.lifecycle import running_container
 
         async with running_container(Settings()) as container:
             with Progress(transient=True) as progress:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from app.cli.running import execute
 from app.core.settings import Settings
-from app.services.keys import KeyService
+
+if TYPE_CHECKING:  # imported by the commands when they run (see app/cli/__init__.py)
+    from app.services.keys import KeyService
 
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
