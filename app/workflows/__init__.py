@@ -38,9 +38,6 @@ def build_answer_pipeline(
         llm=llm,
         citation_engine=engine,
         search=search,
-        # No timer of the workflow's own: the answer's time limit (`WorkflowAnswer`) starts
-        # before the run, so it always fires first, and stops the run when it does.
-        timeout=None,
         deadlines=TokenDeadlines(first_token_timeout_s, stall_timeout_s),
     )
     return WorkflowAnswerPipeline(

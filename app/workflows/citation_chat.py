@@ -67,11 +67,12 @@ class CitationChatWorkflow(Workflow):
         llm: LLM,
         citation_engine: CitationQueryEngine,
         search: PassageSearch,
-        timeout: float | None,
         deadlines: TokenDeadlines,
     ) -> None:
         self._steps: dict[str, StepFunction[..., Any]] | None = None
-        super().__init__(timeout=timeout, runtime=UnjournaledRuntime())
+        # No timer of the workflow's own: the answer's time limit (`WorkflowAnswer`) starts
+        # before the run, so it always fires first, and stops the run when it does.
+        super().__init__(timeout=None, runtime=UnjournaledRuntime())
         self._llm = llm
         self._citation_engine = citation_engine
         self._search = search
